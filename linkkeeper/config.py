@@ -1,0 +1,111 @@
+"""Settings: one config source in the repo (``[tool.linkkeeper]`` in ``pyproject.toml``).
+
+Precedence, highest first: command-line flags, ``LINKKEEPER_*`` environment variables, the
+config file, built-in defaults. Click does the layering: the file becomes its ``default_map``
+and every option names its environment variable.
+
+Layout::
+
+    [tool.linkkeeper]                 # keys shared by every command
+    readings = "readings.yaml"
+    snapshots = "snapshots"
+
+    [tool.linkkeeper.check]           # keys for one command (option names, underscores)
+    max_concurrency = 64
+
+    [tool.linkkeeper.hosts."arxiv.org"]   # per-host politeness overrides
+    concurrency = 1
+    interval = 3.0
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CONFIG_FILE = "pyproject.toml"
+COMMAND_SECTIONS_EXCLUDED = {"hosts"}
+
+
+class ConfigError(Exception):
+    """The config file cannot be used; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class HostOverride:
+    """Per-host politeness settings from ``[tool.linkkeeper.hosts."HOST"]``."""
+
+    concurrency: int | None = None
+    interval: float | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    """The parsed ``[tool.linkkeeper]`` table."""
+
+    path: Path | None
+    shared: dict[str, Any]
+    commands: dict[str, dict[str, Any]]
+    hosts: dict[str, HostOverride]
+
+    def default_map(self, command_names: list[str]) -> dict[str, dict[str, Any]]:
+        """Click ``default_map``: shared keys, then each command's own section on top."""
+        return {name: {**self.shared, **self.commands.get(name, {})} for name in command_names}
+
+
+def find_config(start: Path | None = None) -> Path | None:
+    """The nearest ``pyproject.toml`` with a ``[tool.linkkeeper]`` table, from ``start`` up."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            try:
+                data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, tomllib.TOMLDecodeError):
+                return candidate  # let load_config report it properly
+            if "linkkeeper" in data.get("tool", {}):
+                return candidate
+    return None
+
+
+def load_config(path: Path | None) -> Config:
+    """Parse the config file; ``None`` gives the built-in defaults."""
+    if path is None:
+        return Config(path=None, shared={}, commands={}, hosts={})
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}. Fix the syntax or remove it.") from exc
+    table = data.get("tool", {}).get("linkkeeper", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.linkkeeper] must be a table")
+    shared: dict[str, Any] = {}
+    commands: dict[str, dict[str, Any]] = {}
+    for key, value in table.items():
+        if key in COMMAND_SECTIONS_EXCLUDED:
+            continue
+        if isinstance(value, dict):
+            commands[key] = {k.replace("-", "_"): v for k, v in value.items()}
+        else:
+            shared[key.replace("-", "_")] = value
+    hosts: dict[str, HostOverride] = {}
+    for host, spec in table.get("hosts", {}).items():
+        if not isinstance(spec, dict):
+            raise ConfigError(f'{path}: [tool.linkkeeper.hosts."{host}"] must be a table')
+        unknown = set(spec) - {"concurrency", "interval", "headers"}
+        if unknown:
+            raise ConfigError(
+                f'{path}: [tool.linkkeeper.hosts."{host}"] has unknown keys {sorted(unknown)}; '
+                "allowed: concurrency, interval, headers"
+            )
+        hosts[host.lower()] = HostOverride(
+            concurrency=spec.get("concurrency"),
+            interval=spec.get("interval"),
+            headers=tuple(sorted(spec.get("headers", {}).items())),
+        )
+    return Config(path=path, shared=shared, commands=commands, hosts=hosts)

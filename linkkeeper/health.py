@@ -1,0 +1,215 @@
+"""A reading's health across nights, derived from its check history.
+
+One bad night must not call a link dead (sites have outages, bot walls come and go), so a link
+is ``dead`` only after several failing checks spread over time, like InternetArchiveBot does.
+Everything here is a pure function of the history; the caller passes the clock (``now``), so
+nights can be simulated in tests without sleeping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from linkkeeper.models import Health, Verdict
+
+SUCCESS = frozenset({Verdict.OK, Verdict.MOVED})
+FAILURE = frozenset({Verdict.BROKEN, Verdict.TRANSIENT})  # these count towards dead
+
+
+class Checked(Protocol):
+    """One past check: all the health logic needs (the ledger's ``Check`` fits)."""
+
+    @property
+    def at(self) -> datetime: ...
+
+    @property
+    def verdict(self) -> Verdict: ...
+
+
+class HasHistory(Protocol):
+    """Something holding the checks of its current URL (the ledger's ``Record`` fits)."""
+
+    @property
+    def current_checks(self) -> Sequence[Checked]: ...
+
+
+@dataclass(frozen=True)
+class HealthPolicy:
+    """When failing turns into dead: at least this many failures spanning at least this long."""
+
+    dead_after_failures: int = 3
+    dead_after_hours: float = 48.0
+
+    def __post_init__(self) -> None:
+        if self.dead_after_failures < 1 or self.dead_after_hours < 0:
+            raise ValueError("dead_after_failures must be >= 1 and dead_after_hours >= 0")
+
+
+@dataclass(frozen=True)
+class HealthState:
+    """The derived state, stored in the record's ``health`` section."""
+
+    state: Health
+    since: datetime | None  # when the reading entered this state (time of that check)
+    summary: str
+    failures: int = 0  # broken/transient checks since the last success
+    checks_counted: int = 0  # non-skipped checks looked at (the whole kept history)
+    first_failure: datetime | None = None  # first broken/transient check since the last success
+    last_success: datetime | None = None
+    last_checked: datetime | None = None  # latest non-skipped check
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state.value,
+            "since": format_time(self.since),
+            "summary": self.summary,
+            "failures": self.failures,
+            "checks_counted": self.checks_counted,
+            "first_failure": format_time(self.first_failure),
+            "last_success": format_time(self.last_success),
+            "last_checked": format_time(self.last_checked),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HealthState:
+        """Inverse of :meth:`to_dict`; raises ``ValueError``/``KeyError`` on a bad shape."""
+        return cls(
+            state=Health(data["state"]),
+            since=parse_time(data.get("since")),
+            summary=str(data.get("summary", "")),
+            failures=int(data.get("failures", 0)),
+            checks_counted=int(data.get("checks_counted", 0)),
+            first_failure=parse_time(data.get("first_failure")),
+            last_success=parse_time(data.get("last_success")),
+            last_checked=parse_time(data.get("last_checked")),
+        )
+
+
+UNKNOWN = HealthState(Health.UNKNOWN, None, "not checked yet")
+
+
+def assess(checks: Sequence[Checked], policy: HealthPolicy | None = None) -> HealthState:
+    """Fold a check history (oldest first) into one state; skipped checks are ignored."""
+    policy = policy or HealthPolicy()
+    history = [c for c in checks if c.verdict != Verdict.SKIPPED]
+    if not history:
+        return UNKNOWN
+    counted = len(history)
+    last_checked = history[-1].at
+    successes = [i for i, c in enumerate(history) if c.verdict in SUCCESS]
+    last_success = history[successes[-1]].at if successes else None
+    tail = history[successes[-1] + 1 :] if successes else history
+
+    if not tail:  # the latest check succeeded: alive since the start of this run of successes
+        start = len(history) - 1
+        while start > 0 and history[start - 1].verdict in SUCCESS:
+            start -= 1
+        since = history[start].at
+        return HealthState(
+            Health.ALIVE,
+            since,
+            f"alive since {format_day(since)}",
+            checks_counted=counted,
+            last_success=last_success,
+            last_checked=last_checked,
+        )
+
+    failing = [c for c in tail if c.verdict in FAILURE]
+    if not failing:  # only bot walls since the last success: we cannot know
+        since = tail[0].at
+        return HealthState(
+            Health.BLOCKED,
+            since,
+            f"blocked by the site on {_plural(len(tail), 'check')} since {format_day(since)}; "
+            "cannot tell whether it is alive",
+            checks_counted=counted,
+            last_success=last_success,
+            last_checked=last_checked,
+        )
+
+    first = failing[0].at
+    common = {
+        "failures": len(failing),
+        "checks_counted": counted,
+        "first_failure": first,
+        "last_success": last_success,
+        "last_checked": last_checked,
+    }
+    dead_at = _dead_at(failing, policy)
+    if dead_at is not None:
+        span = _hours(failing[-1].at - first)
+        after = (
+            f"since the last success on {format_day(last_success)}"
+            if last_success
+            else ("with no success on record")
+        )
+        summary = f"dead: {_plural(len(failing), 'failure')} over {span:.0f} h {after}"
+        return HealthState(Health.DEAD, dead_at, summary, **common)
+    span = _hours(failing[-1].at - first)
+    summary = (
+        f"failing: {len(failing)} of {policy.dead_after_failures} failures needed, "
+        f"over {span:.0f} h of {policy.dead_after_hours:g} h"
+    )
+    return HealthState(Health.FAILING, first, summary, **common)
+
+
+def needs_check(
+    record: HasHistory | None, now: datetime, max_age: timedelta, *, force: bool = False
+) -> bool:
+    """Whether to fetch again: fresh successes are reused, anything else is re-checked."""
+    if force or record is None:
+        return True
+    history = [c for c in record.current_checks if c.verdict != Verdict.SKIPPED]
+    if not history:
+        return True
+    latest = history[-1]
+    if latest.verdict not in SUCCESS:
+        return True
+    return _aware(now) - _aware(latest.at) >= max_age
+
+
+def _dead_at(failing: Sequence[Checked], policy: HealthPolicy) -> datetime | None:
+    """The time of the failing check that first met the policy, or None if none did yet."""
+    first = failing[0].at
+    for count, check in enumerate(failing, start=1):
+        if count >= policy.dead_after_failures and _hours(check.at - first) >= (
+            policy.dead_after_hours
+        ):
+            return check.at
+    return None
+
+
+# -- time helpers shared with the ledger ----------------------------------------------------
+def format_time(value: datetime | None) -> str | None:
+    """ISO-8601 UTC with a ``Z``, to the second: stable text for diff-friendly files."""
+    if value is None:
+        return None
+    return _aware(value).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(value: Any) -> datetime | None:
+    """Inverse of :func:`format_time` (any ISO-8601; naive means UTC)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"expected an ISO-8601 time string, got {value!r}")
+    return _aware(datetime.fromisoformat(value))
+
+
+def format_day(value: datetime | None) -> str:
+    return _aware(value).astimezone(UTC).strftime("%Y-%m-%d") if value else "never"
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _hours(delta: timedelta) -> float:
+    return delta.total_seconds() / 3600
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"

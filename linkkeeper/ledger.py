@@ -1,0 +1,490 @@
+"""The ledger: one machine-written JSON record per reading in ``snapshots/<id>.json``.
+
+The check, archive and metadata stages fill it; ``readings.yaml`` stays the hand-written source.
+Files are small, sorted and stable so a nightly commit shows only real changes; an unchanged
+record is never rewritten. Writes are atomic and a lock keeps two runs from interleaving. A
+hand-mangled file is reported (file, line, fix) and never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from linkkeeper._atomic import atomic_write_text
+from linkkeeper.health import (
+    UNKNOWN,
+    HealthPolicy,
+    HealthState,
+    assess,
+    format_time,
+    parse_time,
+)
+from linkkeeper.models import CheckResult, Reading, Verdict
+
+DEFAULT_MAX_CHECKS = 30
+LOCK_NAME = ".lock"
+OWNER_NAME = ".lock.owner"  # pid/host/start of the lock holder, for the "locked" message
+RECORD_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,199}")
+STRAY_TEMP_GLOB = ".*.json.*.tmp"  # what an interrupted _atomic write leaves behind
+FIX_CORRUPT = (
+    "fix it by hand, restore it from git, or delete it (the next check starts a fresh record "
+    "and its history is lost); linkkeeper will not overwrite it"
+)
+
+
+class LedgerError(Exception):
+    """The ledger cannot be used as is; the message names the file and what to do."""
+
+
+class LedgerLocked(LedgerError):
+    """Another run holds ``snapshots/.lock``."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One entry of a record's ``checks`` list (the URL is kept so a changed URL starts over)."""
+
+    at: datetime
+    verdict: Verdict
+    reason: str = ""
+    url: str | None = None
+    http_status: int | None = None
+    final_url: str | None = None
+    suggestion: str | None = None
+
+    @classmethod
+    def from_result(cls, result: CheckResult, at: datetime) -> Check:
+        return cls(
+            at=at,
+            verdict=Verdict(result.verdict),
+            reason=result.reason,
+            url=result.url,
+            http_status=result.http_status,
+            final_url=result.final_url,
+            suggestion=result.suggestion,
+        )
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Check:
+        """Parse one entry; ``ValueError`` says what is wrong with it."""
+        if not isinstance(data, dict):
+            raise ValueError(f"expected an object, got {type(data).__name__}")
+        if "at" not in data or "verdict" not in data:
+            raise ValueError("needs both 'at' and 'verdict'")
+        try:
+            verdict = Verdict(data["verdict"])
+        except ValueError:
+            allowed = ", ".join(v.value for v in Verdict)
+            raise ValueError(f"verdict {data['verdict']!r} is not one of {allowed}") from None
+        at = parse_time(data["at"])
+        if at is None:
+            raise ValueError("'at' is null")
+        status = data.get("http_status")
+        if status is not None and (not isinstance(status, int) or isinstance(status, bool)):
+            raise ValueError(f"http_status {status!r} is not a number")
+        return cls(
+            at=at,
+            verdict=verdict,
+            reason=str(data.get("reason") or ""),
+            url=data.get("url"),
+            http_status=status,
+            final_url=data.get("final_url"),
+            suggestion=data.get("suggestion"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": format_time(self.at),
+            "verdict": self.verdict.value,
+            "reason": self.reason,
+            "url": self.url,
+            "http_status": self.http_status,
+            "final_url": self.final_url,
+            "suggestion": self.suggestion,
+        }
+
+
+@dataclass
+class Record:
+    """One reading's record. ``data`` is the whole JSON object, so sections written by other
+    stages (``captures``, ``archive``, ``metadata``, ``drift`` ...) survive untouched; the
+    properties are typed views of the sections this module owns."""
+
+    data: dict[str, Any]
+
+    @classmethod
+    def new(cls, reading: Reading) -> Record:
+        return cls(
+            {
+                "id": reading.id,
+                "url": reading.url,
+                "title": reading.title,
+                "orphaned": False,
+                "checks": [],
+                "health": UNKNOWN.to_dict(),
+            }
+        )
+
+    @property
+    def id(self) -> str:
+        return str(self.data["id"])
+
+    @property
+    def url(self) -> str | None:
+        return self.data.get("url")
+
+    @property
+    def title(self) -> str | None:
+        return self.data.get("title")
+
+    @property
+    def orphaned(self) -> bool:
+        return bool(self.data.get("orphaned", False))
+
+    @orphaned.setter
+    def orphaned(self, value: bool) -> None:
+        self.data["orphaned"] = value
+
+    @property
+    def checks(self) -> list[Check]:
+        """All kept checks, oldest first."""
+        return [Check.from_dict(entry) for entry in self.data.get("checks", [])]
+
+    @property
+    def current_checks(self) -> list[Check]:
+        """Checks of the record's current URL: health starts over when the URL is edited."""
+        return [c for c in self.checks if c.url is None or c.url == self.url]
+
+    @property
+    def health(self) -> HealthState:
+        raw = self.data.get("health")
+        return HealthState.from_dict(raw) if raw else UNKNOWN
+
+    @health.setter
+    def health(self, state: HealthState) -> None:
+        self.data["health"] = state.to_dict()
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A section other stages own (``archive``, ``metadata`` ...), created empty if absent."""
+        if name in {"id", "url", "title", "orphaned", "checks", "health"}:
+            raise ValueError(f"{name!r} is managed by the ledger itself")
+        value = self.data.setdefault(name, {})
+        if not isinstance(value, dict):
+            raise ValueError(f"section {name!r} of record {self.id!r} is not an object")
+        return value
+
+    def add(self, check: Check, keep: int = DEFAULT_MAX_CHECKS) -> None:
+        """Append a check (kept in time order), keeping only the newest ``keep``.
+
+        A skipped check identical to the previous one (same URL and reason) is not appended, so
+        a reading without a URL does not churn its file every night."""
+        entries: list[dict[str, Any]] = self.data.setdefault("checks", [])
+        new = check.to_dict()
+        if check.verdict == Verdict.SKIPPED and entries:
+            last = {k: v for k, v in entries[-1].items() if k != "at"}
+            if last == {k: v for k, v in new.items() if k != "at"}:
+                return
+        entries.append(new)
+        if len(entries) > 1 and check.at < Check.from_dict(entries[-2]).at:
+            entries.sort(key=lambda entry: Check.from_dict(entry).at)
+        del entries[:-keep]
+
+    def to_json(self) -> str:
+        """The file text: sorted keys, indent 2, UTF-8 as is, trailing newline."""
+        return json.dumps(self.data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+@dataclass
+class SyncResult:
+    """What :meth:`Ledger.sync` changed."""
+
+    orphaned: list[str] = field(default_factory=list)  # newly marked: gone from the curriculum
+    returned: list[str] = field(default_factory=list)  # back in the curriculum, un-marked
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ledger:
+    """The ``snapshots/`` folder. Reading needs no lock; anything that writes needs :meth:`open`
+    (or ``with Ledger(path) as ledger:``), which takes ``snapshots/.lock`` without waiting."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        policy: HealthPolicy | None = None,
+        max_checks: int = DEFAULT_MAX_CHECKS,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.path = Path(path)
+        self.policy = policy or HealthPolicy()
+        self.max_checks = max_checks
+        self.clock = clock  # only for results that carry no checked_at
+        self._lock: FileLock | None = None
+
+    # -- locking --------------------------------------------------------------------------
+    @property
+    def lock_path(self) -> Path:
+        return self.path / LOCK_NAME
+
+    @property
+    def is_open(self) -> bool:
+        return self._lock is not None
+
+    def open(self) -> Ledger:
+        """Take the lock (or raise :class:`LedgerLocked`) and clear temp files of killed runs."""
+        if self._lock is not None:
+            return self
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.lock_path, blocking=False, thread_local=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise LedgerLocked(
+                f"another linkkeeper run holds {self.lock_path} ({self._holder()}); "
+                "wait for it or remove the lock if that process is gone"
+            ) from None
+        self._lock = lock
+        owner = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": format_time(self.clock()),
+        }
+        atomic_write_text(self.path / OWNER_NAME, json.dumps(owner, sort_keys=True) + "\n")
+        for stray in self.path.glob(STRAY_TEMP_GLOB):  # we hold the lock: nobody is writing
+            stray.unlink(missing_ok=True)
+        return self
+
+    def close(self) -> None:
+        """Release the lock; safe to call twice."""
+        if self._lock is None:
+            return
+        (self.path / OWNER_NAME).unlink(missing_ok=True)
+        self._lock.release()
+        self._lock = None
+
+    def __enter__(self) -> Ledger:
+        return self.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _holder(self) -> str:
+        try:
+            owner = json.loads((self.path / OWNER_NAME).read_text(encoding="utf-8"))
+            return f"pid {owner['pid']} on {owner['host']}, started at {owner['started_at']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "holder unknown"
+
+    def _require_lock(self) -> None:
+        if self._lock is None:
+            raise RuntimeError("open the ledger first: `with Ledger(path) as ledger: ...`")
+
+    # -- reading --------------------------------------------------------------------------
+    def file_for(self, reading_id: str) -> Path:
+        """The record file of a reading; refuses ids that are not plain slugs."""
+        if not isinstance(reading_id, str) or not RECORD_ID.fullmatch(reading_id):
+            raise LedgerError(
+                f"reading id {reading_id!r} cannot name a ledger file: ids are slugs of "
+                "a-z, 0-9 and '-' (fix the id in the curriculum)"
+            )
+        return self.path / f"{reading_id}.json"
+
+    def ids(self) -> list[str]:
+        """Ids of all record files, sorted (temp and lock files are not records)."""
+        if not self.path.is_dir():
+            return []
+        return sorted(p.stem for p in self.path.glob("*.json") if RECORD_ID.fullmatch(p.stem))
+
+    def get(self, reading_id: str) -> Record | None:
+        """The stored record, ``None`` if there is none; :class:`LedgerError` if it is corrupt."""
+        path = self.file_for(reading_id)
+        text = _read(path)
+        return None if text is None else _parse(path, text, reading_id)
+
+    def records(self) -> Iterator[Record]:
+        """Every record, in id order; raises :class:`LedgerError` at the first corrupt one."""
+        for reading_id in self.ids():
+            record = self.get(reading_id)
+            if record is not None:
+                yield record
+
+    def record_for(self, reading: Reading) -> Record:
+        """The reading's record (new if none), refreshed from the curriculum; not saved yet."""
+        record = self.get(reading.id) or Record.new(reading)
+        self._refresh(record, reading)
+        return record
+
+    # -- writing --------------------------------------------------------------------------
+    def save(self, record: Record) -> bool:
+        """Write the record atomically; returns False (file untouched) when nothing changed.
+
+        Refuses to replace a file that is corrupt on disk, so hand edits are never lost."""
+        self._require_lock()
+        path = self.file_for(record.id)
+        _validate(record.data, path, None, record.id)
+        text = record.to_json()
+        old = _read(path)
+        if old == text:
+            return False
+        if old is not None:
+            _parse(path, old, record.id)
+        atomic_write_text(path, text)
+        return True
+
+    def add_check(
+        self, reading: Reading, result: CheckResult, policy: HealthPolicy | None = None
+    ) -> Record:
+        """Fold one check into the reading's record, recompute health and save right away
+        (so a crash keeps every check done so far). Sets ``result.health``."""
+        self._require_lock()
+        if result.id != reading.id:
+            raise ValueError(f"result for {result.id!r} given with reading {reading.id!r}")
+        record = self.record_for(reading)
+        at = result.checked_at or self.clock()
+        record.add(Check.from_result(result, at), self.max_checks)
+        record.health = assess(record.current_checks, policy or self.policy)
+        self.save(record)
+        result.health = record.health.state
+        return record
+
+    def sync(self, readings: Iterable[Reading]) -> SyncResult:
+        """Mark records whose reading left the curriculum as orphaned (and un-mark returning
+        ones); refresh titles and URLs. Never deletes. Nothing is written if any file is
+        corrupt: the error lists them all."""
+        self._require_lock()
+        wanted = {reading.id: reading for reading in readings}
+        records = self._load_all()
+        result = SyncResult()
+        for record in records:
+            was = record.orphaned
+            reading = wanted.get(record.id)
+            if reading is None:
+                record.orphaned = True
+            else:
+                self._refresh(record, reading)
+            if record.orphaned != was:
+                (result.orphaned if record.orphaned else result.returned).append(record.id)
+            self.save(record)
+        return result
+
+    def prune_orphans(self) -> list[str]:
+        """Delete orphaned records (only ever on request); returns their ids."""
+        self._require_lock()
+        removed = []
+        for record in self._load_all():
+            if record.orphaned:
+                self.file_for(record.id).unlink()
+                removed.append(record.id)
+        return removed
+
+    def _refresh(self, record: Record, reading: Reading) -> None:
+        record.data["url"] = reading.url
+        record.data["title"] = reading.title
+        record.orphaned = False
+        record.health = assess(record.current_checks, self.policy)
+
+    def _load_all(self) -> list[Record]:
+        records, errors = [], []
+        for reading_id in self.ids():
+            try:
+                record = self.get(reading_id)
+            except LedgerError as exc:
+                errors.append(str(exc))
+                continue
+            if record is not None:
+                records.append(record)
+        if errors:
+            raise LedgerError("\n".join(errors))
+        return records
+
+
+# -- file parsing -----------------------------------------------------------------------------
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError as exc:
+        raise LedgerError(f"{path}: byte {exc.start} is not UTF-8; {FIX_CORRUPT}") from None
+
+
+def _parse(path: Path, text: str, reading_id: str) -> Record:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LedgerError(
+            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); {FIX_CORRUPT}"
+        ) from None
+    _validate(data, path, text, reading_id)
+    return Record(data)
+
+
+def _validate(data: Any, path: Path, text: str | None, reading_id: str) -> None:
+    """Check the sections the ledger owns; other sections are left to their stages."""
+
+    def problem(message: str, key: str | None = None, index: int | None = None) -> LedgerError:
+        line = _line_of(text, key, index) if text is not None and key else None
+        where = f"{path}:{line}" if line else str(path)
+        if text is None:  # a record in memory, before writing
+            return LedgerError(f"refusing to write {path}: {message}")
+        return LedgerError(f"{where}: {message}; {FIX_CORRUPT}")
+
+    if not isinstance(data, dict):
+        raise problem(f"expected a JSON object, found {type(data).__name__}")
+    if data.get("id") != reading_id:
+        raise problem(f"id is {data.get('id')!r} but the file is for {reading_id!r}", "id")
+    for key in ("url", "title"):
+        if not isinstance(data.get(key), str | None):
+            raise problem(f"{key!r} must be a string or null", key)
+    if not isinstance(data.get("orphaned", False), bool):
+        raise problem("'orphaned' must be true or false", "orphaned")
+    checks = data.get("checks", [])
+    if not isinstance(checks, list):
+        raise problem("'checks' must be a list", "checks")
+    for index, entry in enumerate(checks):
+        try:
+            Check.from_dict(entry)
+        except (ValueError, TypeError) as exc:
+            raise problem(f"checks[{index}]: {exc}", "checks", index) from None
+    health = data.get("health")
+    if health is not None:
+        try:
+            if not isinstance(health, dict):
+                raise TypeError("expected an object")
+            HealthState.from_dict(health)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise problem(f"'health' is malformed ({exc})", "health") from None
+
+
+def _line_of(text: str, key: str, index: int | None = None) -> int | None:
+    """Best-effort line of ``"key":`` (or of its ``index``-th list entry) for error messages."""
+    match = re.search(rf'"{re.escape(key)}"\s*:', text)
+    if match is None:
+        return None
+    pos = match.end()
+    if index is not None:
+        for _ in range(index + 1):
+            pos = text.find("{", pos) + 1
+            if pos == 0:
+                return None
+        pos -= 1
+    return text.count("\n", 0, pos) + 1

@@ -1,0 +1,98 @@
+"""The data that flows through the pipeline, shared by every stage.
+
+curriculum -> :class:`Reading`; fetch -> :class:`FetchResult`; judge -> :class:`CheckResult`;
+the ledger stores them. Plain dataclasses so every stage can be tested on its own.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+class Verdict(enum.StrEnum):
+    """What one check of one link concluded. Fixed vocabulary: reports and JSON rely on it."""
+
+    OK = "ok"
+    MOVED = "moved"  # permanent redirect to a live page: suggest the new URL
+    BROKEN = "broken"  # the page is gone (404/410, soft 404, removed video, empty shell ...)
+    BLOCKED = "blocked"  # bot wall, 401/403 challenge, 999, persistent 429: we cannot know
+    TRANSIENT = "transient"  # still failing after retries: timeouts, resets, 5xx
+    SKIPPED = "skipped"  # no URL, excluded, or private address refused
+
+
+class Health(enum.StrEnum):
+    """A reading's state across nights, derived from its check history."""
+
+    ALIVE = "alive"
+    FAILING = "failing"  # failed recently, not yet long or often enough to call dead
+    DEAD = "dead"
+    BLOCKED = "blocked"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One linked (or unlinked) reading of the curriculum, flattened with its week."""
+
+    id: str
+    title: str | None
+    url: str | None
+    note: str | None = None
+    kind: str | None = None
+    week: int | None = None  # None for backlog items
+    week_title: str | None = None
+    assigned: date | None = None  # the date the week was posted, when known
+    line: int | None = None  # 1-based line of the reading in readings.yaml
+
+
+@dataclass
+class FetchResult:
+    """Everything one HTTP fetch (with its redirects) produced; input to the judges."""
+
+    url: str  # the URL asked for (original, not remapped)
+    final_url: str  # after redirects (original URL space, not remapped)
+    status: int | None  # None when no response arrived
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased names, last hop
+    body: bytes = b""  # at most the body cap, decompressed
+    truncated: bool = False  # the body was longer than the cap
+    redirects: list[tuple[int, str]] = field(default_factory=list)  # (status, location) hops
+    error: str | None = None  # error class: timeout, reset, connect, too-many-redirects ...
+    error_detail: str | None = None
+    method: str = "GET"
+    attempts: int = 1
+    elapsed: float = 0.0
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    def text(self, limit: int | None = None) -> str:
+        """The body decoded leniently (declared charset, else UTF-8 with replacement)."""
+        charset = "utf-8"
+        for part in self.headers.get("content-type", "").split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            if key.lower() == "charset" and value:
+                charset = value.strip("\"'")
+        data = self.body if limit is None else self.body[:limit]
+        try:
+            return data.decode(charset, errors="replace")
+        except LookupError:
+            return data.decode("utf-8", errors="replace")
+
+
+@dataclass
+class CheckResult:
+    """One verdict for one link in one run; the JSON report is a list of these."""
+
+    id: str
+    url: str | None
+    verdict: Verdict
+    reason: str
+    final_url: str | None = None
+    kind: str | None = None
+    http_status: int | None = None
+    suggestion: str | None = None  # a replacement URL (moved target, TDS archive twin ...)
+    checked_at: datetime | None = None
+    health: Health | None = None  # filled in once the ledger has folded the result in

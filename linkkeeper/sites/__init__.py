@@ -1,0 +1,46 @@
+"""Site knowledge, one module per site family; the engine asks :func:`site_for` and never
+branches on host names itself.
+
+A :class:`Site` decides how to check a URL of its family (which requests, which of them are
+authoritative) and turns the responses into a :class:`Judgement`. ``generic`` is the fallback
+for every other page and holds the soft-404 logic shared by all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from linkkeeper.models import FetchResult, Verdict
+
+if TYPE_CHECKING:
+    from linkkeeper.fetcher import Fetcher
+    from linkkeeper.models import Reading
+
+
+@dataclass
+class Judgement:
+    """A site's conclusion about one link, before the engine stamps and records it."""
+
+    verdict: Verdict
+    reason: str  # one human sentence: what we saw and why it means this verdict
+    http_status: int | None = None
+    final_url: str | None = None
+    suggestion: str | None = None  # replacement URL worth offering (moved target, TDS twin)
+    page: FetchResult | None = None  # the main response, kept for metadata and drift
+    extra: dict[str, object] = field(default_factory=dict)  # site facts (e.g. oEmbed JSON)
+
+
+class Site(Protocol):
+    """One site family (arXiv, YouTube, Medium/TDS, Mirror, nature, PDFs, generic)."""
+
+    name: str  # e.g. "youtube"
+    kind: str  # the reading kind it implies, e.g. "video"
+
+    def matches(self, url: str) -> bool:
+        """True when this family knows the URL."""
+        ...
+
+    async def check(self, reading: Reading, fetcher: Fetcher) -> Judgement:
+        """Fetch what this family needs (politely, through ``fetcher``) and judge it."""
+        ...
