@@ -21,8 +21,11 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def clean_sandbox(sandbox: Sandbox) -> Sandbox:
-    """The sandbox with its request log cleared and the Wayback state reset."""
+    """The sandbox with its request log cleared and the Wayback and web state reset."""
+    from linkkeeper.sandbox.web import reset_web_state
+
     sandbox.requests.clear()
+    reset_web_state()
     if sandbox.wayback is not None:
         sandbox.wayback.reset()
     return sandbox

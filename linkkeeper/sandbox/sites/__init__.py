@@ -1,0 +1,1 @@
+"""The sandbox web's sites, one module per site family; :mod:`linkkeeper.sandbox.web` lists them."""
