@@ -44,3 +44,19 @@ class Site(Protocol):
     async def check(self, reading: Reading, fetcher: Fetcher) -> Judgement:
         """Fetch what this family needs (politely, through ``fetcher``) and judge it."""
         ...
+
+
+def site_for(url: str | None) -> Site:
+    """The site family that knows ``url`` (``generic`` for every other page)."""
+    from linkkeeper.sites.registry import site_for as _site_for
+
+    return _site_for(url)
+
+
+def __getattr__(name: str) -> object:
+    """``SITES`` on demand (the family modules import this package, so no eager import)."""
+    if name == "SITES":
+        from linkkeeper.sites.registry import SITES
+
+        return SITES
+    raise AttributeError(name)

@@ -1,0 +1,249 @@
+"""Every other page, and the judging rules all site families share.
+
+The rules peers get wrong live here: a bot wall (401/403 challenge, 999, persistent 429) is
+``blocked``, never ``broken``; one-off 5xx and timeouts are ``transient``; a 200 can still be a
+soft 404 (:mod:`linkkeeper.soft404`); a permanent redirect is ``moved`` only when it goes
+somewhere new, not for http->https, ``www`` or trailing-slash tidying.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+from linkkeeper import soft404
+from linkkeeper.models import FetchResult, Verdict
+from linkkeeper.sites import Judgement
+
+if TYPE_CHECKING:
+    from linkkeeper.fetcher import Fetcher
+    from linkkeeper.models import Reading
+
+B, K, T = Verdict.BROKEN, Verdict.BLOCKED, Verdict.TRANSIENT
+WALLED = "may be paywalled or walled; cannot tell"
+
+# Final HTTP status -> verdict and what it means (after the fetcher's own retries).
+STATUS_TABLE: dict[int, tuple[Verdict, str]] = {
+    400: (B, "the server rejects the URL as a bad request"),
+    401: (K, f"authentication required: {WALLED}"),
+    402: (K, f"payment required: {WALLED}"),
+    403: (K, f"access denied: {WALLED}"),
+    404: (B, "the page is not found"),
+    405: (K, "the server refuses GET for this client; cannot tell"),
+    406: (K, "the server refuses this client (not acceptable); cannot tell"),
+    407: (K, "a proxy wants authentication; cannot tell"),
+    408: (T, "the server timed out waiting for the request"),
+    410: (B, "the page is gone for good"),
+    412: (K, f"precondition failed: {WALLED}"),
+    418: (K, "a bot wall answered 418; cannot tell"),
+    428: (K, f"precondition required: {WALLED}"),
+    429: (K, "rate limited even after waiting and retrying; cannot tell"),
+    440: (K, f"login session required: {WALLED}"),
+    449: (K, f"the site wants more from the client: {WALLED}"),
+    451: (K, "unavailable for legal reasons here (geo-blocked); cannot tell"),
+    999: (K, "bot wall (999, as LinkedIn answers robots); cannot tell"),
+}
+
+# Fetch error class -> verdict and why. NXDOMAIN and refused ports are strong dead signals
+# (IABot counts them), but the health state machine needs several over days to say "dead".
+ERROR_TABLE: dict[str, tuple[Verdict, str]] = {
+    "timeout": (T, "timed out"),
+    "reset": (T, "the connection was reset"),
+    "protocol": (T, "the server broke the HTTP protocol"),
+    "connect": (B, "connection refused: nothing answers at this address"),
+    "dns": (B, "the host name does not resolve (DNS failure)"),
+    "tls": (B, "the TLS handshake failed (bad or expired certificate?)"),
+    "too-many-redirects": (B, "too many redirects"),
+    "redirect-loop": (B, "the redirects go round in a loop"),
+    "invalid-url": (B, "the URL is not valid: fix it in readings.yaml"),
+    "private-address": (Verdict.SKIPPED, "refused: the host resolves to a private address"),
+}
+
+# Bot walls. Any of these in a non-2xx answer means "blocked"; on a 200 only the unambiguous
+# ones count (an article may well mention "captcha").
+CHALLENGE_ANY = re.compile(
+    r"just a moment\.\.\.|attention required! \| cloudflare|cdn-cgi/challenge-platform|cf-chl-"
+    r"|robot detection|automated access|unusual traffic|captcha|are you a robot"
+    r"|verify (?:you are|that you are) (?:a )?human|not a robot|pardon our interruption"
+    r"|incapsula|px-captcha|ddos-guard|ddos protection|datadome|perimeterx"
+    r"|confirm you(?:'|’)re not a bot|access denied.{0,400}reference #",
+    re.IGNORECASE | re.DOTALL,
+)
+CHALLENGE_ON_200 = re.compile(
+    r"<title>\s*(?:just a moment\.\.\.|attention required! \| cloudflare)"
+    r"|cdn-cgi/challenge-platform|captcha-delivery\.com|px-captcha|confirm you(?:'|’)re not a bot",
+    re.IGNORECASE,
+)
+CHALLENGE_SCAN_BYTES = 64 * 1024
+
+PERMANENT = frozenset({301, 308})
+
+
+def status_phrase(status: int) -> str:
+    """``"404 Not Found"`` (or just the number for unofficial codes like 999)."""
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def challenge_marker(page: FetchResult) -> str | None:
+    """What betrays a bot wall in this answer, or ``None``."""
+    if page.headers.get("cf-mitigated", "").lower() == "challenge":
+        return "cf-mitigated: challenge"
+    ok = page.status is not None and 200 <= page.status < 300
+    found = (CHALLENGE_ON_200 if ok else CHALLENGE_ANY).search(page.text(CHALLENGE_SCAN_BYTES))
+    return " ".join(found.group(0).split())[:60] if found else None
+
+
+def attempts_note(page: FetchResult) -> str:
+    return f" after {page.attempts} attempts" if page.attempts > 1 else ""
+
+
+def failure(page: FetchResult) -> Judgement | None:
+    """The verdict for a fetch that did not produce a 2xx answer, or ``None`` if it did."""
+    base = {"http_status": page.status, "final_url": page.final_url or None, "page": page}
+    if page.error is not None:
+        verdict, meaning = ERROR_TABLE.get(page.error, (T, f"fetch failed ({page.error})"))
+        detail = f" ({page.error_detail})" if page.error_detail else ""
+        return Judgement(verdict, f"{meaning}{attempts_note(page)}{detail}", **base)
+    status = page.status
+    if status is None:
+        return Judgement(T, "no answer arrived", **base)
+    if 200 <= status < 300:
+        return None
+    marker = challenge_marker(page)
+    if marker is not None:
+        reason = f"bot wall: HTTP {status_phrase(status)} with '{marker}'; cannot tell"
+        return Judgement(K, reason, **base)
+    if status in STATUS_TABLE:
+        verdict, meaning = STATUS_TABLE[status]
+    elif status >= 500:
+        verdict, meaning = T, "server error"
+    elif 300 <= status < 400:
+        verdict, meaning = B, "a redirect that leads nowhere"
+    elif 400 <= status < 500:
+        verdict, meaning = B, "client error"
+    else:
+        verdict, meaning = T, "unexpected status"
+    reason = f"HTTP {status_phrase(status)}{attempts_note(page)}: {meaning}"
+    if page.redirects:
+        reason += f" (after redirects, at {page.final_url})"
+    return Judgement(verdict, reason, **base)
+
+
+# -- redirects -------------------------------------------------------------------------------
+def canonical(url: str) -> str:
+    """The URL with trivial differences removed: scheme, ``www.``, default port, end slash."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    port = parts.port
+    netloc = host if port in (None, 80, 443) else f"{host}:{port}"
+    path = unquote(parts.path).rstrip("/") or "/"
+    return urlunsplit(("https", netloc, path, parts.query, ""))
+
+
+def hops(url: str, redirects: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The redirect chain as (status, absolute target URL)."""
+    chain, current = [], url
+    for status, location in redirects:
+        current = urljoin(current, location)
+        chain.append((status, current))
+    return chain
+
+
+def permanent_target(
+    url: str, redirects: list[tuple[int, str]], canon: Callable[[str], str] = canonical
+) -> str | None:
+    """Where the leading run of 301/308 hops sends ``url``, if that is somewhere new.
+
+    A temporary hop ends the run: what follows it is not a promise about the URL.
+    """
+    target = None
+    for status, hop_url in hops(url, redirects):
+        if status not in PERMANENT:
+            break
+        target = hop_url
+    if target is None or canon(target) == canon(url):
+        return None
+    return target
+
+
+# -- the whole judgement for an ordinary page ------------------------------------------------
+@dataclass(frozen=True)
+class PageRules:
+    """What a site family changes in the generic judgement."""
+
+    canon: Callable[[str], str] = canonical  # trivial-redirect normaliser
+    clean_final: Callable[[str], str] = lambda url: url  # strip handshake noise from final_url
+    soft404: bool = True  # run the soft-404 signals on 2xx HTML
+    always_probe: bool = False  # sibling probe on every page, not only suspicious ones
+
+
+async def judge_page(
+    url: str, page: FetchResult, fetcher: Fetcher, rules: PageRules = PageRules()
+) -> Judgement:
+    """Failure mapping, PDF check, bot wall on 200, soft 404, then moved or ok."""
+    failed = failure(page)
+    if failed is not None:
+        return failed
+    final = rules.clean_final(page.final_url or url)
+    base = {"http_status": page.status, "final_url": final, "page": page}
+    from linkkeeper.sites.pdf import judge_pdf_body, looks_like_pdf_url
+
+    if page.content_type == "application/pdf" or looks_like_pdf_url(page.final_url or url):
+        pdf = judge_pdf_body(page)
+        pdf.final_url = final
+        if pdf.verdict is not Verdict.OK:
+            return pdf
+        ok_reason = pdf.reason
+    else:
+        marker = challenge_marker(page)
+        if marker is not None:
+            reason = f"bot wall behind HTTP {page.status}: '{marker}'; cannot tell"
+            return Judgement(K, reason, **base)
+        if rules.soft404:
+            report = await soft404.check_with_probe(
+                url, page, fetcher, always_probe=rules.always_probe
+            )
+            if report.is_soft404:
+                return Judgement(B, f"soft 404: {report.explain()}", **base)
+        ok_reason = f"HTTP {status_phrase(page.status or 200)}"
+    target = permanent_target(url, page.redirects, rules.canon)
+    if target is not None:
+        codes = _permanent_codes(page)
+        reason = f"permanently redirected ({codes}) to {target}, a live page: update the link"
+        return Judgement(Verdict.MOVED, reason, suggestion=target, **base)
+    where = "" if rules.canon(final) == rules.canon(url) else f" (now at {final})"
+    return Judgement(Verdict.OK, f"{ok_reason}{where}", **base)
+
+
+def missing_url() -> Judgement:
+    return Judgement(Verdict.SKIPPED, "the reading has no URL")
+
+
+def _permanent_codes(page: FetchResult) -> str:
+    return ", ".join(str(s) for s, _ in page.redirects if s in PERMANENT)
+
+
+class GenericSite:
+    """Any web page: GET it (no HEAD: too many servers answer HEAD wrongly) and judge it."""
+
+    name = "generic"
+    kind = "article"
+
+    def __init__(self, rules: PageRules | None = None) -> None:
+        self.rules = rules or PageRules()
+
+    def matches(self, url: str) -> bool:
+        return urlsplit(url).scheme in ("http", "https")
+
+    async def check(self, reading: Reading, fetcher: Fetcher) -> Judgement:
+        if not reading.url:
+            return missing_url()
+        page = await fetcher.fetch(reading.url)
+        return await judge_page(reading.url, page, fetcher, self.rules)

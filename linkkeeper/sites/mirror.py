@@ -1,0 +1,85 @@
+"""Mirror (mirror.xyz) posts: the Next.js data block says whether the entry exists.
+
+Every Mirror URL serves the same app shell; the post itself is the ``entry:<digest>`` object in
+``__NEXT_DATA__``'s ``__APOLLO_STATE__``. A 200 whose state has no entry is an empty shell: the
+post is gone even though the status says otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from bs4 import BeautifulSoup
+
+from linkkeeper.models import FetchResult, Verdict
+from linkkeeper.sites import Judgement
+from linkkeeper.sites.generic import PageRules, failure, judge_page, missing_url
+
+if TYPE_CHECKING:
+    from linkkeeper.fetcher import Fetcher
+    from linkkeeper.models import Reading
+
+NEXT_DATA_ID = "__NEXT_DATA__"
+
+
+def next_data(page: FetchResult) -> dict[str, Any] | None:
+    """The parsed ``<script id="__NEXT_DATA__">`` JSON, or ``None``."""
+    soup = BeautifulSoup(page.text(), "html.parser")
+    script = soup.find("script", id=NEXT_DATA_ID)
+    if script is None:
+        return None
+    try:
+        data = json.loads(script.get_text())
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def find_entry(data: dict[str, Any], digest: str | None) -> dict[str, Any] | None:
+    """The ``entry:<digest>`` object (any entry when the digest is not a key)."""
+    state = data.get("props", {}).get("pageProps", {}).get("__APOLLO_STATE__") or {}
+    if not isinstance(state, dict):
+        return None
+    if digest and isinstance(state.get(f"entry:{digest}"), dict):
+        return state[f"entry:{digest}"]
+    for key, value in state.items():
+        if key.startswith("entry:") and isinstance(value, dict):
+            return value
+    return None
+
+
+class MirrorSite:
+    """Posts on mirror.xyz and ``<name>.mirror.xyz``."""
+
+    name = "mirror"
+    kind = "article"
+
+    def matches(self, url: str) -> bool:
+        host = (urlsplit(url).hostname or "").lower()
+        return host == "mirror.xyz" or host.endswith(".mirror.xyz")
+
+    async def check(self, reading: Reading, fetcher: Fetcher) -> Judgement:
+        if not reading.url:
+            return missing_url()
+        page = await fetcher.fetch(reading.url)
+        failed = failure(page)
+        if failed is not None:
+            return failed
+        data = next_data(page)
+        if data is None:  # not the app we know: fall back to the generic rules
+            return await judge_page(reading.url, page, fetcher, PageRules())
+        digest = urlsplit(page.final_url or reading.url).path.rstrip("/").rsplit("/", 1)[-1]
+        entry = find_entry(data, digest)
+        base = {"http_status": page.status, "final_url": page.final_url, "page": page}
+        if entry is None:
+            reason = f"HTTP {page.status} but an empty shell: no entry in Mirror's page data"
+            return Judgement(Verdict.BROKEN, reason, **base)
+        judged = await judge_page(reading.url, page, fetcher, PageRules(soft404=False))
+        title = entry.get("title")
+        judged.reason = f"{judged.reason}; Mirror entry present" + (f": {title!r}" if title else "")
+        judged.extra["mirror_entry"] = {
+            k: entry.get(k) for k in ("title", "publishedAtTimestamp", "digest") if k in entry
+        }
+        return judged

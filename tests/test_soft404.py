@@ -1,0 +1,154 @@
+"""Soft-404 signals on hand-written pages: strong signals condemn, one weak signal never does."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from linkkeeper import soft404
+from linkkeeper.models import FetchResult
+
+ARTICLE_WORDS = " ".join(f"word{i}" for i in range(600))
+
+
+def html_page(
+    body: str,
+    *,
+    url: str = "https://blog.example/post/a-story",
+    final_url: str | None = None,
+    redirects: list[tuple[int, str]] | None = None,
+) -> FetchResult:
+    return FetchResult(
+        url=url,
+        final_url=final_url or url,
+        status=200,
+        headers={"content-type": "text/html; charset=utf-8"},
+        body=body.encode(),
+        redirects=redirects or [],
+    )
+
+
+def names(report: soft404.Soft404Report) -> set[str]:
+    return {s.name for s in report.signals}
+
+
+def test_not_found_title_on_short_page_condemns() -> None:
+    page = html_page("<html><title>Page Not Found</title><h1>Sorry</h1><p>Try search.</p></html>")
+    report = soft404.assess(page.url, page)
+    assert report.is_soft404
+    assert "not-found-heading" in names(report)
+    assert "page not found" in report.explain().lower()
+
+
+def test_not_found_heading_on_long_article_does_not_condemn() -> None:
+    body = (
+        f"<title>Fixing 404 pages in nginx</title><h1>Fixing 404 pages</h1><p>{ARTICLE_WORDS}</p>"
+    )
+    report = soft404.assess("https://blog.example/nginx-404", html_page(body))
+    assert not report.is_soft404
+    assert report.score < soft404.THRESHOLD
+
+
+def test_loose_phrase_in_long_article_never_condemns() -> None:
+    body = (
+        f"<title>On moderation</title><p>{ARTICLE_WORDS} the post has been removed {ARTICLE_WORDS}"
+    )
+    report = soft404.assess("https://blog.example/moderation", html_page(body))
+    assert not report.is_soft404
+    assert report.signals == []
+
+
+def test_weak_heading_on_short_page_is_only_suspicious() -> None:
+    page = html_page("<title>Oops!</title><p>Something odd happened here.</p>")
+    report = soft404.assess(page.url, page)
+    assert report.suspicious and not report.is_soft404
+
+
+def test_deep_link_redirected_to_root_condemns() -> None:
+    page = html_page(
+        f"<title>Home</title><p>{ARTICLE_WORDS}</p>",
+        url="https://news.example/news/some-deep-story",
+        final_url="https://news.example/",
+        redirects=[(301, "https://news.example/")],
+    )
+    report = soft404.assess(page.url, page)
+    assert report.is_soft404 and "redirect-to-root" in names(report)
+
+
+def test_root_to_root_redirect_is_not_a_soft_404() -> None:
+    page = html_page(
+        f"<title>Home</title><p>{ARTICLE_WORDS}</p>",
+        url="http://news.example/",
+        final_url="https://news.example/",
+        redirects=[(301, "https://news.example/")],
+    )
+    assert soft404.assess(page.url, page).signals == []
+
+
+def test_redirect_to_404_url_condemns() -> None:
+    page = html_page(
+        f"<title>Blog</title><p>{ARTICLE_WORDS}</p>",
+        final_url="https://blog.example/404",
+        redirects=[(302, "/404")],
+    )
+    report = soft404.assess(page.url, page)
+    assert report.is_soft404 and "redirect-to-404" in names(report)
+
+
+def test_parked_domain_lander_condemns() -> None:
+    page = html_page("<title>parked.example</title><h1>This domain is for sale!</h1>")
+    report = soft404.assess(page.url, page)
+    assert report.is_soft404 and "parked" in names(report)
+
+
+def test_parked_mention_in_long_article_does_not_condemn() -> None:
+    body = f"<title>Domain squatting</title><p>{ARTICLE_WORDS} buy this domain {ARTICLE_WORDS}</p>"
+    assert not soft404.assess("https://blog.example/squat", html_page(body)).is_soft404
+
+
+@pytest.mark.parametrize("body", ["", "   \n  "])
+def test_empty_body_condemns(body: str) -> None:
+    report = soft404.assess("https://blog.example/empty", html_page(body))
+    assert report.is_soft404 and "empty-body" in names(report)
+
+
+def test_script_only_app_is_not_empty() -> None:
+    page = html_page(
+        '<html><head><title>Playground</title></head><body><div id="app"></div>'
+        "<script src='/app.js'></script></body></html>"
+    )
+    assert soft404.assess("https://playground.example/", page).signals == []
+
+
+def test_probe_url_is_a_sibling_on_the_same_host() -> None:
+    probe = soft404.probe_url("https://soft.example/article/gone-one?x=1", token="abc")
+    assert probe == "https://soft.example/article/linkkeeper-probe-abc"
+    assert soft404.probe_url("https://soft.example/", token="t") == (
+        "https://soft.example/linkkeeper-probe-t"
+    )
+    assert soft404.probe_url("https://soft.example/a/b/", token="t") == (
+        "https://soft.example/a/b/linkkeeper-probe-t"
+    )
+    assert urlsplit(soft404.probe_url("https://soft.example/x")).path.startswith("/linkkeeper-")
+
+
+def test_probe_like_our_page_adds_weight_and_real_404_acquits() -> None:
+    ours = html_page("<title>Oops</title><p>We looked everywhere for /article/gone.</p>")
+    like = html_page("<title>Oops</title><p>We looked everywhere for /article/probe-x.</p>")
+    signal = soft404.probe_signal(ours, like)
+    assert signal is not None and signal.weight > 0
+    real404 = FetchResult(url="u", final_url="u", status=404, body=b"nope")
+    acquit = soft404.probe_signal(ours, real404)
+    assert acquit is not None and acquit.weight < 0
+    other = html_page(f"<title>Welcome</title><p>{ARTICLE_WORDS}</p>")
+    assert soft404.probe_signal(ours, other) is None
+
+
+def test_explain_lists_signals() -> None:
+    assert soft404.Soft404Report().explain() == "no soft-404 signals"
+    report = soft404.Soft404Report(
+        [soft404.Signal("a", 0.5, "first"), soft404.Signal("b", 0.7, "x")]
+    )
+    assert report.explain() == "first (+0.5); x (+0.7)"
+    assert report.is_soft404
