@@ -160,7 +160,7 @@ def is_transient(result: FetchResult) -> bool:
     if result.error is not None:
         return result.error in RETRY_ERRORS
     status = result.status
-    return status is not None and (status in RETRY_STATUSES or status >= 500)
+    return status is not None and (status in RETRY_STATUSES or 500 <= status < 600)
 
 
 class _Inflater:
