@@ -1,0 +1,206 @@
+"""The best working link for a reading: the one rule behind ``publish``, ``week`` and ``open``.
+
+A member clicks one link. It must lead somewhere that works, so the choice is made here once:
+the original while it is healthy, the archived copy once it is failing or dead. Blocked sites
+(bot walls) keep the original, because a person's browser usually gets through where our
+checker could not; the archived copy is offered beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from linkkeeper.health import UNKNOWN, HealthState
+from linkkeeper.ledger import Record
+from linkkeeper.models import Health, Reading, Verdict
+
+# Which states lead with the original (True) or with the archived copy (False).
+ORIGINAL_FIRST: dict[Health, bool] = {
+    Health.ALIVE: True,
+    Health.UNKNOWN: True,  # never checked, or never failed: nothing says it is broken
+    Health.BLOCKED: True,  # the site blocks robots; people usually get through
+    Health.FAILING: False,
+    Health.DEAD: False,
+}
+FAILED = frozenset({Verdict.BROKEN, Verdict.TRANSIENT, Verdict.BLOCKED})
+SAFE_SCHEMES = frozenset({"http", "https"})
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One Wayback capture from the record's ``captures`` section."""
+
+    timestamp: str  # 14 digits, UTC
+    url: str
+    original: str | None = None
+
+    @property
+    def day(self) -> date | None:
+        try:
+            return datetime.strptime(self.timestamp[:8], "%Y%m%d").date()
+        except ValueError:
+            return None
+
+    @classmethod
+    def parse(cls, raw: Any) -> Capture | None:
+        """Tolerant: a hand-edited or half-written entry is ignored, never a crash."""
+        if not isinstance(raw, dict):
+            return None
+        url, timestamp = raw.get("url"), raw.get("timestamp")
+        if not isinstance(url, str) or not is_safe_url(url):
+            return None
+        original = raw.get("original")
+        return cls(str(timestamp or ""), url, original if isinstance(original, str) else None)
+
+
+@dataclass(frozen=True)
+class LinkChoice:
+    """What to link for one reading, and why; every view renders from this."""
+
+    reading_id: str
+    original: str | None  # the curriculum URL (None: a task without a link)
+    state: Health
+    health: HealthState
+    capture: Capture | None  # the copy to offer: as assigned, else the latest
+    capture_kind: str | None  # "assigned" | "latest"
+    best: str | None  # the link to follow first
+    archive_first: bool  # best is the capture
+    last_reason: str | None = None  # reason of the latest failed check
+    moved_to: str | None = None  # a permanent redirect's target, when the last check saw one
+    excluded: str | None = None  # why the archive stage will not capture it
+    stale: bool = False  # the ledger record is for another URL (curriculum edited since)
+
+    @property
+    def capture_label(self) -> str | None:
+        return {"assigned": "as assigned", "latest": "latest capture"}.get(self.capture_kind or "")
+
+    @property
+    def original_broken(self) -> bool:
+        return self.original is not None and not ORIGINAL_FIRST[self.state]
+
+    @property
+    def warning(self) -> str | None:
+        """Set when the original is not healthy and there is no archived copy to offer."""
+        if self.original_broken and self.capture is None:
+            return f"the original is {self.state.value} and no archived copy exists yet"
+        return None
+
+    @property
+    def robust(self) -> dict[str, str]:
+        """Robust Links attributes (``data-originalurl`` ...) when a capture exists."""
+        if self.capture is None or self.original is None:
+            return {}
+        attrs = {"data-originalurl": self.original, "data-versionurl": self.capture.url}
+        if self.capture.day:
+            attrs["data-versiondate"] = self.capture.day.isoformat()
+        return attrs
+
+
+def is_safe_url(url: str) -> bool:
+    """Only http(s) URLs go into an href (a hand-edited ledger must not inject ``javascript:``)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in SAFE_SCHEMES and bool(parts.netloc)
+
+
+def pick_capture(record: Record | None) -> tuple[Capture | None, str | None, str | None]:
+    """(capture, "assigned"|"latest", excluded reason) from the record's ``captures``."""
+    section = record.data.get("captures") if record else None
+    if not isinstance(section, dict):
+        return None, None, None
+    if section.get("url") not in (None, record.url if record else None):
+        return None, None, None  # found for an earlier URL of the reading
+    excluded = section.get("excluded")
+    excluded = str(excluded) if excluded else None
+    if capture := Capture.parse(section.get("assigned")):
+        return capture, "assigned", excluded
+    ours = section.get("ours")
+    candidates = [section.get("latest"), *(ours if isinstance(ours, list) else [])]
+    parsed = [c for c in map(Capture.parse, candidates) if c is not None]
+    if not parsed:
+        return None, None, excluded
+    return max(parsed, key=lambda c: c.timestamp), "latest", excluded
+
+
+def choose(reading: Reading, record: Record | None) -> LinkChoice:
+    """The best working link for ``reading`` given its ledger record (``None``: never seen)."""
+    stale = record is not None and record.url != reading.url
+    if stale:
+        record = None  # health and captures belong to the old URL
+    health = record.health if record else UNKNOWN
+    state = health.state
+    if state == Health.UNKNOWN and health.failures:
+        state = Health.FAILING  # "unknown but has failed" is not trusted
+    capture, kind, excluded = pick_capture(record)
+    if reading.url is None:
+        capture, kind = None, None
+    checks = [c for c in record.current_checks if c.verdict != Verdict.SKIPPED] if record else []
+    last_failed = next((c for c in reversed(checks) if c.verdict in FAILED), None)
+    latest = checks[-1] if checks else None
+    moved = latest.suggestion if latest and latest.verdict == Verdict.MOVED else None
+    archive_first = capture is not None and not ORIGINAL_FIRST[state]
+    return LinkChoice(
+        reading_id=reading.id,
+        original=reading.url,
+        state=state,
+        health=health,
+        capture=capture,
+        capture_kind=kind,
+        best=capture.url if archive_first and capture else reading.url,
+        archive_first=archive_first,
+        last_reason=last_failed.reason if last_failed and state != Health.ALIVE else None,
+        moved_to=moved if moved and is_safe_url(moved) else None,
+        excluded=excluded,
+        stale=stale,
+    )
+
+
+# -- `linkkeeper open` ------------------------------------------------------------------------
+class UnknownReading(LookupError):
+    """The id is not in the curriculum; the message suggests close ones."""
+
+
+def find_reading(readings: list[Reading], reading_id: str) -> Reading:
+    """The reading with this id, else :class:`UnknownReading` with a did-you-mean."""
+    by_id = {r.id: r for r in readings}
+    if reading_id in by_id:
+        return by_id[reading_id]
+    import difflib
+
+    close = difflib.get_close_matches(reading_id, list(by_id), n=3, cutoff=0.5)
+    words = reading_id.lower().replace("-", " ")
+    for r in readings:  # "attention" finds arxiv-1706-03762 by its title
+        haystack = f"{r.id} {r.title or ''}".lower().replace("-", " ")
+        if len(close) < 3 and words in haystack and r.id not in close:
+            close.append(r.id)
+    hint = f"did you mean {' or '.join(close)}?" if close else "see `linkkeeper list` for ids"
+    raise UnknownReading(f"no reading with id {reading_id!r} in the curriculum; {hint}")
+
+
+def explain(choice: LinkChoice) -> str | None:
+    """One line for stderr when the printed link is not simply the healthy original."""
+    label = choice.capture_label
+    day = choice.capture.day.isoformat() if choice.capture and choice.capture.day else "?"
+    why = choice.health.summary.removeprefix(f"{choice.state.value}: ")
+    if choice.archive_first:
+        return (
+            f"note: the original is {choice.state.value} ({why}); this is the archived copy "
+            f"({label}, {day}). Original: {choice.original}"
+        )
+    if choice.warning:
+        return f"warning: {choice.warning} ({why}); printing the original anyway"
+    if choice.state == Health.BLOCKED and choice.capture:
+        return (
+            f"note: the site blocks automated checks, so it may or may not be up; "
+            f"archived copy ({label}, {day}): {choice.capture.url}"
+        )
+    if choice.stale:
+        return (
+            "note: the ledger has no checks of this URL yet (it was edited); run linkkeeper check"
+        )
+    return None
