@@ -50,7 +50,10 @@ def chromium_executable() -> str | None:
     if configured:
         return configured
     debian = Path("/usr/bin/chromium")
-    return shutil.which("chromium") or (str(debian) if debian.exists() else None)
+    if debian.exists():
+        return str(debian)
+    # GitHub's Ubuntu runners ship Google Chrome instead of a Debian chromium.
+    return shutil.which("chromium") or shutil.which("google-chrome")
 
 
 def unavailable(reason: str) -> None:
