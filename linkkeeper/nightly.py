@@ -1,0 +1,338 @@
+"""One command for the schedule: check, archive, refresh metadata, publish, summarise, report.
+
+Each stage is called as a Python function (no subprocesses), in pipeline order, each opening
+the ledger itself so the lock is never held twice. A stage missing from this version of
+linkkeeper is noted in the summary and skipped; a stage that fails is noted and the rest still
+run, because the ledger and the site are worth keeping on a bad night. The exit status follows
+``--fail-on`` (default: only dead readings fail the night).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from linkkeeper.check import CheckOptions
+from linkkeeper.github import DEFAULT_API, GitHubError, IssueResult, update_rolling_issue
+from linkkeeper.report import Outcome, Row, has_findings, summary_line
+from linkkeeper.summary import (
+    Night,
+    StageNote,
+    closing_comment,
+    is_healthy,
+    issue_body,
+    write_outputs,
+)
+
+if TYPE_CHECKING:
+    from linkkeeper.curriculum import Curriculum
+    from linkkeeper.iakeys import Keys
+    from linkkeeper.ledger import Ledger
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+Say = Callable[[str], None]
+METADATA_NOTE = (
+    "titles, authors, dates and content drift were refreshed by the check from the pages it "
+    "fetched (one arXiv API batch; no page asked for twice)"
+)
+
+
+class NightlyError(Exception):
+    """Bad input or a locked/corrupt ledger: nothing was checked (exit 2)."""
+
+
+@dataclass(frozen=True)
+class NightlyOptions:
+    """``linkkeeper nightly``'s options, parsed; ``check`` carries the check stage's own."""
+
+    check: CheckOptions
+    site: Path | None = Path("site")
+    markdown: Path | None = Path("READINGS.md")
+    issue: bool = True
+    github_repo: str | None = None
+    github_api: str = DEFAULT_API
+    github_token: str | None = field(default=None, repr=False)
+    ia_keys: Keys | None = None  # None: existing captures only
+    archive: Mapping[str, Any] = field(default_factory=dict)  # ArchiveOptions tuning fields
+    summary_file: Path | None = None  # $GITHUB_STEP_SUMMARY (appended)
+    issue_file: Path | None = None  # the rolling-issue body, also without GitHub
+    commit_message_file: Path | None = None
+
+
+@dataclass
+class NightResult:
+    night: Night
+    exit_code: int
+    issue: IssueResult | None
+    issue_body: str
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _stage_available(module: str) -> bool:
+    return importlib.util.find_spec(f"linkkeeper.{module}") is not None
+
+
+# -- stages ------------------------------------------------------------------------------------
+def run_check(
+    options: CheckOptions,
+    curriculum: Curriculum,
+    clock: Callable[[], datetime],
+    on_row: Callable[[Row], None] | None = None,
+) -> Outcome:
+    """The check stage over the whole curriculum, recorded in the ledger as it goes."""
+    from linkkeeper.check import CheckRun, run_with_options
+    from linkkeeper.ledger import Ledger, LedgerError
+    from linkkeeper.remap import RemapError, Remapper
+
+    try:
+        remapper = Remapper.parse(options.remap)
+    except RemapError as exc:
+        raise NightlyError(str(exc)) from None
+    readings = curriculum.readings()
+    try:
+        with Ledger(options.snapshots, clock=clock) as ledger:
+            run = CheckRun(ledger, options.max_age, options.force, clock, on_row)
+            return asyncio.run(run_with_options(run, readings, readings, options, remapper))
+    except LedgerError as exc:
+        raise NightlyError(str(exc)) from None
+
+
+def _archive(
+    options: NightlyOptions, curriculum: Curriculum, clock: Callable[[], datetime]
+) -> StageNote:
+    """Find existing captures, submit what has none recent enough (only with keys)."""
+    from linkkeeper.archive import (
+        SUMMARY_ORDER,
+        ArchiveOptions,
+        ArchiveRun,
+        ArchiveSettings,
+        ArchiveUsageError,
+        State,
+        run_archive,
+    )
+    from linkkeeper.ledger import Ledger
+    from linkkeeper.remap import Remapper
+    from linkkeeper.wayback import Pacer, WaybackClient
+
+    check = options.check
+    archive = ArchiveOptions(
+        readings=check.readings,
+        snapshots=check.snapshots,
+        remap=check.remap,
+        allow_private=check.allow_private,
+        user_agent_contact=check.user_agent_contact,
+        **options.archive,
+    )
+    settings = ArchiveSettings(window=archive.if_not_archived_within)
+    pacer = Pacer(per_minute=archive.captures_per_minute)
+    with Ledger(check.snapshots, clock=clock) as ledger:
+
+        def make_run(wayback: WaybackClient) -> ArchiveRun:
+            return ArchiveRun(ledger, wayback, settings, pacer, clock)
+
+        try:
+            remapper = Remapper.parse(check.remap)
+            work = run_archive(make_run, curriculum.readings(), archive, remapper,
+                               options.ia_keys, clock)  # fmt: skip
+            outcome = asyncio.run(work)
+        except ArchiveUsageError as exc:
+            return StageNote("archive", "failed", str(exc))
+    new = sum(
+        e.state == State.CAPTURED and e.action in ("submitted", "polled") for e in outcome.entries
+    )
+    counts = [f"{outcome.count(s)} {label}" for s, label in SUMMARY_ORDER if outcome.count(s)]
+    message = ", ".join(counts) or "nothing to archive"
+    if new:
+        message = f"{new} newly archived; {message}"
+    if outcome.keys_note:
+        message += (
+            "; without Internet Archive keys only existing captures were looked up "
+            "(set IA_ACCESS_KEY and IA_SECRET_KEY for new ones)"
+        )
+    if outcome.stopped:
+        message += f"; stopped submitting: {outcome.stopped}"
+    return StageNote("archive", "ran", message, {"newly archived": new})
+
+
+def _publish(options: NightlyOptions, curriculum: Curriculum, ledger: Ledger) -> StageNote:
+    """The page and READINGS.md; dated by the newest check, so unchanged data rewrites nothing."""
+    from linkkeeper.publish import build, publish
+
+    written = publish(build(curriculum, ledger), options.site, options.markdown)
+    where = " and ".join(str(w.path) for w in written) or "nothing (no --site)"
+    changed = sum(w.changed for w in written)
+    return StageNote("publish", "ran", f"{where} ({changed} file(s) changed)")
+
+
+def _annotate(outcome: Outcome, ledger: Ledger) -> dict[str, datetime | None]:
+    """Refresh the rows from the ledger after every stage wrote to it (archive links, drift);
+    returns each reading's health ``since`` for the issue."""
+    from linkkeeper.check import ROW_ANNOTATORS
+    from linkkeeper.links import choose
+
+    since: dict[str, datetime | None] = {}
+    for row in outcome.rows:
+        record = ledger.get(row.reading.id)
+        if record is None:
+            continue
+        for annotate in ROW_ANNOTATORS:
+            annotate(record, row)
+        capture = choose(row.reading, record).capture
+        if row.archive_url is None and capture is not None:
+            row.archive_url = capture.url
+        since[row.reading.id] = record.health.since
+    return since
+
+
+# -- the night ---------------------------------------------------------------------------------
+def run(
+    options: NightlyOptions,
+    curriculum: Curriculum,
+    *,
+    clock: Callable[[], datetime] = _utcnow,
+    on_row: Callable[[Row], None] | None = None,
+    say: Say = print,
+) -> NightResult:
+    """The whole night; raises :class:`NightlyError` when nothing could be checked."""
+    from linkkeeper.ledger import Ledger, LedgerError
+
+    started = clock()
+    say(f"check: checking {len(curriculum.readings())} readings ...")
+    outcome = run_check(options.check, curriculum, clock, on_row)
+    stages = [StageNote("check", "ran", summary_line(outcome))]
+    say(f"check: {stages[0].message}")
+
+    ledger = Ledger(options.check.snapshots)
+    for name, work in _later_stages(options, curriculum, ledger, clock):
+        note = _run_stage(name, work)
+        stages.append(note)
+        say(f"{note.name}: {note.message}")
+    try:
+        since = _annotate(outcome, ledger)
+    except LedgerError as exc:
+        raise NightlyError(str(exc)) from None
+
+    fails = has_findings(outcome, options.check.fail_on)
+    night = Night(outcome, started.date(), stages, since, fails, options.check.fail_on)
+    body = issue_body(outcome, since)
+    issue = _issue(options, night, body)
+    night.stages.append(_issue_note(issue))
+    say(f"rolling issue: {night.stages[-1].message}")
+    write_outputs(
+        night,
+        summary_file=options.summary_file,
+        issue_file=options.issue_file,
+        commit_file=options.commit_message_file,
+    )
+    broken_stage = any(note.status == "failed" for note in night.stages)
+    code = EXIT_FINDINGS if fails or broken_stage else EXIT_OK
+    return NightResult(night, code, issue, body)
+
+
+def _later_stages(
+    options: NightlyOptions,
+    curriculum: Curriculum,
+    ledger: Ledger,
+    clock: Callable[[], datetime],
+) -> Sequence[tuple[str, Callable[[], StageNote] | None]]:
+    """(name, work) for each stage after check; ``None`` work: not in this version."""
+    archive = metadata = publish = None
+    if _stage_available("metadata"):  # part of the check: it reads the pages check fetched
+        metadata = lambda: StageNote("metadata", "ran", METADATA_NOTE)  # noqa: E731
+    if _stage_available("archive"):
+        archive = lambda: _archive(options, curriculum, clock)  # noqa: E731
+    if _stage_available("publish") and (options.site or options.markdown):
+        publish = lambda: _publish(options, curriculum, ledger)  # noqa: E731
+    return [
+        ("archive", archive),
+        ("metadata", metadata),
+        ("publish", publish),
+    ]
+
+
+def _run_stage(name: str, work: Callable[[], StageNote] | None) -> StageNote:
+    if work is None:
+        return StageNote(name, "missing", "not part of this version of linkkeeper; skipped")
+    try:
+        return work()
+    except Exception as exc:  # one stage's failure must not lose the others' work
+        log.exception("the %s stage failed", name)
+        return StageNote(name, "failed", f"{type(exc).__name__}: {exc}")
+
+
+def _issue(options: NightlyOptions, night: Night, body: str) -> IssueResult | None:
+    """Tonight's update of the rolling issue (``None``: --no-issue); never raises."""
+    if not options.issue:
+        return None
+    if night.outcome.offline:  # "network unreachable" everywhere is not news for the issue
+        return IssueResult("skipped", "offline night: the rolling issue was left as it was")
+    try:
+        return update_rolling_issue(
+            body,
+            healthy=is_healthy(night.outcome),
+            repo=options.github_repo,
+            token=options.github_token,
+            api_url=options.github_api,
+            closing_comment=closing_comment(night.day),
+        )
+    except GitHubError as exc:
+        return IssueResult("failed", str(exc))
+
+
+def _issue_note(issue: IssueResult | None) -> StageNote:
+    if issue is None:
+        return StageNote("rolling issue", "skipped", "not requested (--no-issue)")
+    status = issue.action if issue.action in ("failed", "skipped") else "ran"
+    link = f" ({issue.url})" if issue.url else ""
+    return StageNote("rolling issue", status, issue.message + link)
+
+
+# -- the command -------------------------------------------------------------------------------
+def main(
+    options: NightlyOptions,
+    curriculum: Curriculum,
+    *,
+    clock: Callable[[], datetime] = _utcnow,
+    on_row: Callable[[Row], None] | None = None,
+) -> int:
+    """``linkkeeper nightly``: the night, then its report on stdout; returns the exit code.
+
+    Stage lines go to stderr so ``--format json`` stays parseable."""
+    from linkkeeper.report import print_rich, render
+
+    def say(line: str) -> None:
+        click.echo(line, err=True)
+
+    try:
+        result = run(options, curriculum, clock=clock, on_row=on_row, say=say)
+    except KeyboardInterrupt:
+        say(
+            "Interrupted: every check finished so far is recorded in "
+            f"{options.check.snapshots}/; run the same command again to do the rest."
+        )
+        return EXIT_INTERRUPTED
+    outcome, fmt = result.night.outcome, options.check.fmt
+    if fmt == "text" and sys.stdout.isatty():
+        from rich.console import Console
+
+        print_rich(outcome, Console())
+    else:
+        click.echo(render(outcome, fmt, readings_file=str(options.check.readings)), nl=False)
+    for note in result.night.stages:
+        if note.status == "failed":
+            click.secho(f"{note.name} failed: {note.message}", fg="red", err=True)
+    return result.exit_code

@@ -1,0 +1,72 @@
+"""``linkkeeper demo``: the whole pipeline on the sandbox, from a folder that is not the repo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from linkkeeper.cli import cli
+from linkkeeper.curriculum import load
+from linkkeeper.demo import find_readings, packaged_readings, uncovered_hosts
+from linkkeeper.models import Health, Verdict
+from linkkeeper.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_demo_runs_from_any_folder_and_leaves_it_alone(tmp_path: Path) -> None:
+    here = tmp_path / "elsewhere"
+    (here / "snapshots").mkdir(parents=True)
+    (here / "snapshots" / ".gitkeep").touch()
+    out = tmp_path / "kept"
+    # a separate process (the sandbox web keeps module-level state) in a folder without
+    # readings.yaml, so the packaged copy is used
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "linkkeeper", "demo", "--keep", str(out)],
+        cwd=here, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = result.stdout
+    assert "the copy of readings.yaml shipped with linkkeeper" in text
+    assert "robots.txt asks for 15 s" in text  # the crawl-delay override is said out loud
+    for name in [*Verdict, *Health]:
+        assert f"{name.value} " in text, name  # every class in the counts lines
+    issue = (out / "rolling-issue.md").read_text(encoding="utf-8")
+    assert "### Dead (2)" in issue and "taxonomy-of-nns" in issue
+    assert (out / "site" / "index.html").is_file() and (out / "READINGS.md").is_file()
+    assert "created, unchanged, updated" in text  # one sandbox issue, kept across nights
+    for _, name in (("site", "site/index.html"), ("issue", "rolling-issue.md")):
+        assert str(out / name) in text  # tells the newcomer where to look
+    assert sorted(p.name for p in (here / "snapshots").iterdir()) == [".gitkeep"]
+    assert sorted(p.name for p in here.iterdir()) == ["snapshots"]
+
+
+def test_keep_refuses_a_folder_with_files(tmp_path: Path) -> None:
+    (tmp_path / "snapshots").mkdir()
+    result = CliRunner().invoke(cli, ["demo", "--keep", str(tmp_path)])
+    assert result.exit_code == 2 and "not an empty folder" in result.stderr
+    assert list((tmp_path / "snapshots").iterdir()) == []
+
+
+def test_readings_in_the_current_folder_win(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert find_readings(None)[0] == packaged_readings()
+    (tmp_path / "readings.yaml").write_text("title: x\nweeks: []\n", encoding="utf-8")
+    assert find_readings(None)[0] == Path("readings.yaml")
+
+
+def test_the_packaged_copy_is_the_repository_list_and_fully_sandboxed(sandbox: Sandbox) -> None:
+    shipped = load(packaged_readings())
+    repository = load(ROOT / "readings.yaml")
+    assert [(r.id, r.url) for r in shipped.readings()] == [
+        (r.id, r.url) for r in repository.readings()
+    ], "copy readings.yaml to linkkeeper/sandbox/data/readings.yaml"
+    assert uncovered_hosts(shipped, sandbox) == []

@@ -1,0 +1,185 @@
+"""``linkkeeper nightly`` end to end on the sandbox: web, Wayback and GitHub over loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from linkkeeper import nightly
+from linkkeeper.check import CheckOptions
+from linkkeeper.cli import cli
+from linkkeeper.config import HostOverride
+from linkkeeper.curriculum import load
+from linkkeeper.iakeys import Keys
+from linkkeeper.sandbox import Sandbox
+from linkkeeper.sandbox.github import HOST, REPO, TOKEN, GitHubAPI
+from linkkeeper.summary import commit_message
+
+CURRICULUM = """\
+title: Nightly test list
+weeks:
+  - week: 1
+    readings:
+      - id: more-technical-explainer
+        title: more-technical explainer
+        url: https://jalammar.github.io/illustrated-transformer/
+      - id: less-technical-explainer
+        title: less-technical explainer
+        url: https://thenextweb.com/news/understanding-transformers-the-machine-learning-model-behind-gpt-3-machine-learning-ai-syndication
+      - id: 2d-convolution-tutorial
+        title: 2d convolution tutorial
+        url: https://towardsdatascience.com/intuitively-understanding-convolutions-for-deep-learning-1f6f42faee1
+  - week: 2
+    readings:
+      - id: google-colab
+        title: Google Colab
+"""
+CONFIG = '[tool.linkkeeper.hosts."arxiv.org"]\ninterval = 0.0\n'
+
+
+@pytest.fixture(scope="module")
+def github_served() -> Iterator[tuple[GitHubAPI, Sandbox]]:
+    api = GitHubAPI()
+    with Sandbox(api.hosts()) as box:
+        yield api, box
+
+
+@pytest.fixture
+def github(github_served: tuple[GitHubAPI, Sandbox]) -> tuple[GitHubAPI, Sandbox]:
+    api, box = github_served
+    api.reset()
+    box.requests.clear()
+    return api, box
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    (tmp_path / "readings.yaml").write_text(CURRICULUM, encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(CONFIG, encoding="utf-8")
+    return tmp_path
+
+
+def invoke(work: Path, web: Sandbox, github: Sandbox, *extra: str, token: str | None = TOKEN
+           ) -> Result:  # fmt: skip
+    args = ["--config", str(work / "pyproject.toml"), "nightly",
+            "--readings", str(work / "readings.yaml"), "--snapshots", str(work / "snapshots"),
+            "--site", str(work / "site"), "--markdown", str(work / "READINGS.md"),
+            "--allow-private", "--host-interval", "0",
+            "--issue-file", str(work / "issue.md"),
+            "--commit-message-file", str(work / "commit.txt"),
+            "--cdx-interval", "0", "--poll-interval", "0", *extra]  # fmt: skip
+    for rule in web.remap_rules():
+        args += ["--remap", rule]
+    env = {
+        "GITHUB_TOKEN": token,
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_API_URL": github.origin(HOST),
+        "GITHUB_STEP_SUMMARY": str(work / "summary.md"),
+        "IA_ACCESS_KEY": None,
+        "IA_SECRET_KEY": None,
+        "IA_CONFIG_FILE": str(work / "no-ia.ini"),
+        "HOME": str(work),
+    }
+    return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+
+
+def test_a_night_reports_failing_and_blocked_without_failing(
+    clean_sandbox: Sandbox, github: tuple[GitHubAPI, Sandbox], work: Path
+) -> None:
+    api, box = github
+    (work / "summary.md").write_text("earlier step\n", encoding="utf-8")
+    result = invoke(work, clean_sandbox, box)
+    assert result.exit_code == 0, result.output
+    assert "less-technical-explainer" in result.stdout  # the report
+    issues = api.issues()
+    assert len(issues) == 1 and issues[0].labels == ["linkkeeper"]
+    assert issues[0].body == (work / "issue.md").read_text(encoding="utf-8")
+    assert "### Failing (1)" in issues[0].body and "`2d-convolution-tutorial`" in issues[0].body
+    summary = (work / "summary.md").read_text(encoding="utf-8")
+    assert summary.startswith("earlier step\n# linkkeeper nightly")  # appended, not replaced
+    assert "The night passes" in summary and "issue #1 opened" in summary
+    assert "without Internet Archive keys only existing captures were looked up" in summary
+    assert (work / "commit.txt").read_text() == "linkkeeper: 1 failing, 1 blocked\n"
+    assert (work / "site" / "index.html").is_file() and (work / "READINGS.md").is_file()
+    assert (work / "snapshots" / "less-technical-explainer.json").is_file()
+
+    # the next run within --max-age reuses the fresh success and leaves the issue alone
+    box.requests.clear()
+    again = invoke(work, clean_sandbox, box)
+    assert again.exit_code == 0, again.output
+    assert "1 fresh" in again.stderr
+    assert [r.method for r in box.requests.for_host(HOST)] == ["GET"]
+    assert len(api.issues()) == 1
+
+
+def test_dead_fails_the_night_only_per_fail_on(
+    clean_sandbox: Sandbox, github: tuple[GitHubAPI, Sandbox], work: Path
+) -> None:
+    _, box = github
+    curriculum = load(work / "readings.yaml")
+    wayback = clean_sandbox.wayback.config
+    keys = Keys(wayback.access_key, wayback.secret_key, "sandbox")
+    codes, messages = [], []
+    for night, fail_on in enumerate(["dead", "dead", "dead", "never"]):
+        options = nightly.NightlyOptions(
+            check=CheckOptions(
+                readings=work / "readings.yaml",
+                snapshots=work / "snapshots",
+                remap=tuple(clean_sandbox.remap_rules()),
+                allow_private=True,
+                host_interval=0.0,
+                fail_on=fail_on,
+                hosts={"arxiv.org": HostOverride(interval=0.0)},
+            ),
+            site=work / "site",
+            markdown=None,
+            issue=False,
+            ia_keys=keys,
+            archive={"cdx_interval": 0.0, "poll_interval": 0.0, "captures_per_minute": 600.0},
+        )
+        start = datetime(2026, 3, 1, 3, 17, tzinfo=UTC) + timedelta(days=night)
+        result = nightly.run(options, curriculum, clock=lambda s=start: s, say=lambda _: None)
+        codes.append(result.exit_code)
+        messages.append(commit_message(result.night))
+    assert codes == [0, 0, 1, 0]
+    assert messages[0] == "linkkeeper: 1 failing, 1 blocked, 3 newly archived\n"
+    assert messages[2] == "linkkeeper: 1 dead, 1 blocked\n"  # archived already: no new ones
+    assert "### Dead (1)" in result.issue_body
+    assert [s.status for s in result.night.stages if s.name == "rolling issue"] == ["skipped"]
+    assert len(box.requests) == 0  # --no-issue: GitHub is never asked
+
+
+def test_without_a_token_the_issue_is_skipped_with_a_message(
+    clean_sandbox: Sandbox, github: tuple[GitHubAPI, Sandbox], work: Path
+) -> None:
+    api, box = github
+    result = invoke(work, clean_sandbox, box, token=None)
+    assert result.exit_code == 0, result.output
+    assert "no GITHUB_TOKEN" in result.stderr and api.issues() == []
+    assert (work / "issue.md").is_file()  # the text is still written for a person to read
+
+
+def test_a_refused_issue_update_fails_the_night_but_keeps_the_site(
+    clean_sandbox: Sandbox, github: tuple[GitHubAPI, Sandbox], work: Path
+) -> None:
+    api, box = github
+    api.fail_next(403, "Resource not accessible by integration")
+    result = invoke(work, clean_sandbox, box, token="ghs_not-printed-123")
+    assert result.exit_code == 1
+    assert "issues: write" in result.stderr and "ghs_not-printed-123" not in result.output
+    assert (work / "site" / "index.html").is_file()
+    summary = (work / "summary.md").read_text(encoding="utf-8")
+    assert "The night **fails** (rolling issue failed)" in summary
+
+
+def test_bad_input_is_a_usage_error(
+    clean_sandbox: Sandbox, github: tuple[GitHubAPI, Sandbox], work: Path
+) -> None:
+    _, box = github
+    result = invoke(work, clean_sandbox, box, "--remap", "only-one-part")
+    assert result.exit_code == 2 and "remap rule" in result.stderr
+    assert not (work / "site").exists()
