@@ -68,5 +68,5 @@ def test_the_packaged_copy_is_the_repository_list_and_fully_sandboxed(sandbox: S
     repository = load(ROOT / "readings.yaml")
     assert [(r.id, r.url) for r in shipped.readings()] == [
         (r.id, r.url) for r in repository.readings()
-    ], "copy readings.yaml to linkkeeper/sandbox/data/readings.yaml"
+    ], "linkkeeper/sandbox/data/readings.yaml must stay a symlink to the repository's readings.yaml"
     assert uncovered_hosts(shipped, sandbox) == []
