@@ -3,9 +3,11 @@
     /work/venv/bin/python bench/check_vs_lychee.py --links 1000 10000 --hosts 20 --latency 0.05
 
 N readings spread over H hosts (``127.0.0.1`` .. ``127.0.0.H``: distinct addresses, so both
-tools see distinct hosts); every page answers 200 after ``--latency`` seconds with a small
-article. Both tools get the same limits: 128 requests in flight, 10 per host, no gap between
-requests to a host; a fresh ``snapshots/`` for every linkkeeper run (everything is fetched).
+tools see distinct hosts); every page answers 200 after ``--latency`` seconds with a realistic
+article of about 5 KB (head with meta tags, navigation, some 700 words, a script; its title
+and headings are not not-found phrases, so no soft-404 rule fires). Both tools get the same
+limits: 128 requests in flight, 10 per host, no gap between requests to a host; a fresh
+``snapshots/`` for every linkkeeper run (everything is fetched and recorded).
 Reports wall time and peak RSS of each tool's process (``wait4`` rusage). Not run in CI.
 ``--profile FILE`` runs linkkeeper under cProfile (slower) and prints where the time went.
 """
@@ -26,11 +28,24 @@ REPO = Path(__file__).resolve().parents[1]
 MAX_CONCURRENCY = 128
 HOST_CONCURRENCY = 10
 SERVER_PROCESSES = 4
+PARAGRAPH = (
+    "<p>Attention lets every position of a sequence look at every other one, weighted by how "
+    "relevant it is. This part of the series (r{n}) walks through queries, keys and values, "
+    "why the scores are scaled, and how several heads see different relations at once. "
+    "Keeping a reading list alive means checking that links like this one still answer.</p>\n"
+)
 PAGE = (
-    "<!DOCTYPE html><html><head><title>Benchmark article r{n}</title>"
-    '<meta property="og:title" content="Article r{n}"></head><body><main><h1>Article r{n}</h1>'
-    + "<p>r{n}: a paragraph about attention, transformers and keeping reading lists alive.</p>" * 12
-    + "</main></body></html>"
+    '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+    "<title>Notes on attention, part r{n} | The Study Blog</title>\n"
+    '<meta name="description" content="Part r{n} of our notes on attention and transformers.">\n'
+    '<meta property="og:title" content="Notes on attention, part r{n}">\n'
+    '<meta name="author" content="Ada Reader">\n<link rel="stylesheet" href="/site.css">\n'
+    "</head>\n<body>\n<nav><a href='/'>Home</a> <a href='/archive'>Archive</a></nav>\n"
+    "<main><article><h1>Notes on attention, part r{n}</h1>\n"
+    + PARAGRAPH
+    * 12
+    + "</article></main>\n<footer>Written by the study group.</footer>\n"
+    "<script>document.body.classList.add('js');</script>\n</body>\n</html>\n"
 )
 
 
@@ -94,7 +109,7 @@ def write_inputs(folder: Path, links: list[str]) -> tuple[Path, Path]:
     for start in range(0, len(links), 50):
         lines += [f"  - week: {start // 50 + 1}", "    readings:"]
         for n, url in enumerate(links[start : start + 50], start=start):
-            lines += [f"      - id: r{n}", f"        title: Article {n}", f"        url: {url}"]
+            lines += [f"      - id: r{n}", f"        title: Notes r{n}", f"        url: {url}"]
     readings = folder / "readings.yaml"
     readings.write_text("\n".join(lines) + "\n", encoding="utf-8")
     markdown = folder / "links.md"

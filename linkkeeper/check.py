@@ -30,6 +30,7 @@ import click
 
 from linkkeeper._atomic import atomic_write_text
 from linkkeeper.config import HostOverride
+from linkkeeper.drift import annotate_row as annotate_drift
 from linkkeeper.health import needs_check
 from linkkeeper.models import CheckResult, Reading, Verdict
 from linkkeeper.report import OFFLINE_MESSAGE, Outcome, Row, has_findings, print_rich, render
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from linkkeeper.ledger import Ledger, Record
     from linkkeeper.remap import Remapper
     from linkkeeper.sites import Judgement
+    from linkkeeper.writebehind import WriteBehind
 
 EXIT_OK, EXIT_FINDINGS = 0, 1  # as in cli.py (2 is CheckUsageError); 130 when interrupted
 
@@ -53,7 +55,7 @@ OFFLINE_MIN_HOSTS = 2  # one unreachable host is a dead host, not an offline mac
 # Seam for later stages: functions that copy what they stored in a record onto its report row
 # (the archive command: ``row.archive_url`` from ``captures``; drift: ``row.changed``).
 RowAnnotator = Callable[["Record", Row], None]
-ROW_ANNOTATORS: list[RowAnnotator] = []
+ROW_ANNOTATORS: list[RowAnnotator] = [annotate_drift]
 
 
 class SelectionError(ValueError):
@@ -134,6 +136,7 @@ class CheckRun:
     rows: dict[str, Row] = field(default_factory=dict, init=False)
     _held: list[tuple[Reading, CheckResult]] = field(default_factory=list, init=False)
     _reached: bool = field(default=False, init=False)  # somebody answered: we are online
+    _writer: WriteBehind | None = field(default=None, init=False)
 
     def plan(self, readings: Sequence[Reading], selected: Sequence[Reading]) -> list[_Link]:
         """Sync orphans, settle what needs no fetch (no URL, fresh), return what does."""
@@ -146,7 +149,9 @@ class CheckRun:
                                                   kind=reading.kind, checked_at=now))  # fmt: skip
                 continue
             record = self.ledger.get(reading.id)
-            if record is not None and not needs_check(record, now, self.max_age, force=self.force):
+            if record is not None and not needs_check(
+                record, now, self.max_age, force=self.force, confirmed=record.confirmed_at
+            ):
                 self._finish(reading, _last_result(reading, record), record, fresh=True)
                 continue
             links.setdefault(reading.url, _Link(reading.url, [])).readings.append(reading)
@@ -154,6 +159,7 @@ class CheckRun:
 
     async def check(self, link: _Link, fetcher: Fetcher) -> None:
         """Fetch and judge one link, then record its result for each of its readings."""
+        from linkkeeper.metadata import record_judgement
         from linkkeeper.sites import Judgement, site_for
 
         site = site_for(link.url)
@@ -167,6 +173,7 @@ class CheckRun:
                 "please report it",
             )
         at = self.clock()
+        await asyncio.to_thread(record_judgement, self.ledger, link.readings, judgement, at)
         results = [
             (reading, _result(reading, judgement, site.kind, at)) for reading in link.readings
         ]
@@ -189,6 +196,8 @@ class CheckRun:
                 result.reason = f"{NETWORK_UNREACHABLE} ({result.reason})"
                 result.suggestion = None
         await self._release()
+        if self._writer is not None:
+            await self._writer.flush()
         return offline
 
     def outcome(self, selected: Sequence[Reading], *, offline: bool = False) -> Outcome:
@@ -206,11 +215,20 @@ class CheckRun:
         self._finish(reading, result, record, fresh=False)
 
     async def _record_soon(self, reading: Reading, result: CheckResult) -> None:
-        """Record off the event loop: the atomic write's fsyncs overlap other links' fetches.
-        Each reading has its own file and is recorded once a run, so writes never collide;
-        a write under way when the run is cancelled still completes (never half-written)."""
-        record = await asyncio.to_thread(self.ledger.add_check, reading, result)
-        self._finish(reading, result, record, fresh=False)
+        """Fold the result in on the loop (CPU: a worker thread would fight the loop for the
+        GIL) and leave the file write to the write-behind (I/O, batched, in a thread) while
+        this worker fetches its next link; the row is final once the record is on disk. Each
+        reading is recorded once a run, so writes never collide; a write under way when the
+        run is cancelled still completes (never half-written)."""
+        record, write = self.ledger.stage_check(reading, result)
+        if write is None:
+            self._finish(reading, result, record, fresh=False)
+            return
+        if self._writer is None:
+            from linkkeeper.writebehind import WriteBehind
+
+            self._writer = WriteBehind(self.ledger)
+        self._writer.submit(write, lambda: self._finish(reading, result, record, fresh=False))
 
     def _finish(
         self, reading: Reading, result: CheckResult, record: Record, *, fresh: bool
@@ -238,8 +256,10 @@ def _result(reading: Reading, judgement: Judgement, kind: str, at: datetime) -> 
 
 
 def _last_result(reading: Reading, record: Record) -> CheckResult:
-    """The result a fresh reading reports: its latest recorded (non-skipped) check."""
+    """The result a fresh reading reports: its latest recorded (non-skipped) check, as of the
+    last time it was confirmed."""
     check = [c for c in record.current_checks if c.verdict != Verdict.SKIPPED][-1]
+    health = record.health
     return CheckResult(
         id=reading.id,
         url=reading.url,
@@ -249,8 +269,8 @@ def _last_result(reading: Reading, record: Record) -> CheckResult:
         kind=reading.kind,
         http_status=check.http_status,
         suggestion=check.suggestion,
-        checked_at=check.at,
-        health=record.health.state,
+        checked_at=health.last_checked or check.at,
+        health=health.state,
     )
 
 
@@ -264,9 +284,12 @@ async def run_checks(
     host_concurrency: Callable[[str], int],
 ) -> Outcome:
     """Check ``selected`` (of the whole curriculum ``readings``) with one fetcher."""
+    from linkkeeper.metadata import prefetch_arxiv
     from linkkeeper.politeness import run_bounded
 
     links = run.plan(readings, selected)
+    fetched = [reading for link in links for reading in link.readings]
+    await prefetch_arxiv(fetched, fetcher, run.ledger, run.clock())  # one API batch per run
 
     async def work(link: _Link) -> None:
         await run.check(link, fetcher)

@@ -15,8 +15,19 @@ import click
 from linkkeeper import __version__
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-COMMANDS = ["list", "import", "check", "archive", "show", "publish", "week", "open", "nightly",
-            "demo", "sandbox"]
+COMMANDS = [
+    "list",
+    "import",
+    "check",
+    "archive",
+    "show",
+    "publish",
+    "week",
+    "open",
+    "nightly",
+    "demo",
+    "sandbox",
+]
 
 
 def fail(message: str) -> NoReturn:
@@ -68,7 +79,9 @@ def format_option(*choices: str) -> Any:
 class LazyGroup(click.Group):
     """Reads the config file once, before any command, into Click's ``default_map``."""
 
-    def make_context(self, info_name: Any, args: list[str], parent: Any = None, **extra: Any) -> Any:
+    def make_context(
+        self, info_name: Any, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
         from linkkeeper.config import ConfigError, find_config, load_config
 
         config_path = _config_path_from_args(args)
@@ -118,3 +131,690 @@ def main() -> None:
 
 # -- commands -------------------------------------------------------------------------------
 # Each command below parses options and hands off to one pipeline module.
+
+
+# -- list, import (curriculum) --------------------------------------------------------------
+def load_curriculum(path: Path) -> Any:
+    """Load readings.yaml for any command; located errors on stderr and exit 2 when invalid."""
+    from linkkeeper.curriculum import CurriculumError, load
+
+    try:
+        curriculum = load(path)
+    except CurriculumError as exc:
+        errors = len(exc.errors)
+        fail(f"{path} cannot be used ({errors} error{'s' * (errors != 1)}):\n{exc}")
+    for warning in curriculum.warnings:
+        click.secho(str(warning), fg="yellow", err=True)
+    return curriculum
+
+
+@cli.command("list")
+@readings_option
+@snapshots_option
+@format_option("table", "json")
+@click.option("--week", type=click.IntRange(min=1), help="Show only this week.")
+def list_command(readings: Path, snapshots: Path, fmt: str, week: int | None) -> None:
+    """Show the curriculum offline: weeks, readings and the kind of each link.
+
+    \b
+    JSON: {"title", "description", "weeks": [{"week", "title", "posted", "prompt",
+    "comments", "readings": [...]}], "backlog": [{"group", "note", "comments", "readings"}]}.
+    """
+    from linkkeeper.listing import render
+    from linkkeeper.metadata import titles_from_ledger
+
+    curriculum = load_curriculum(readings)
+    if week is not None and curriculum.week(week) is None:
+        numbers = ", ".join(str(w.number) for w in curriculum.weeks) or "none"
+        fail(f"week {week} is not in {readings} (weeks: {numbers})")
+    render(curriculum, fmt=fmt, week=week, titles=titles_from_ledger(snapshots))
+
+
+@cli.command("import")
+@click.argument("page", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The curriculum file to create or merge into (default: the configured readings).",
+)
+@click.option("--write", is_flag=True, help="Apply the changes to an existing file.")
+def import_command(page: Path, output: Path | None, write: bool) -> None:
+    """Import a Markdown reading-list page into readings.yaml.
+
+    A new file is written at once. An existing file is merged by URL (nothing you wrote is
+    dropped); the diff is shown and the file is only changed with --write.
+    """
+    from linkkeeper.curriculum import CurriculumError
+    from linkkeeper.importer import PageError, import_page
+
+    ctx = click.get_current_context()
+    output = output or Path(ctx.lookup_default("readings") or "readings.yaml")
+    try:
+        result = import_page(page, output, write=write)
+    except (CurriculumError, PageError) as exc:
+        fail(f"cannot import into {output}:\n{exc}")
+    for note in result.notes:
+        click.secho(f"note: {note}", fg="yellow", err=True)
+    if result.created:
+        click.echo(f"Wrote {output} from {page}.")
+        return
+    if not result.changed:
+        click.echo(f"{output}: no changes.")
+        return
+    for line in result.diff().splitlines():
+        color = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1])
+        click.secho(line, fg=None if line[:3] in ("+++", "---") else color)
+    for comment in result.lost_comments:
+        click.secho(f"note: the rewrite drops the YAML comment {comment!r}", fg="yellow", err=True)
+    if result.written:
+        click.echo(f"Updated {output}.")
+    else:
+        click.echo(f"Not written: run again with --write to update {output}.")
+
+
+# -- check ----------------------------------------------------------------------------------
+class _RemapRule(click.ParamType):
+    """A 'PATTERN REPLACEMENT' rule; in LINKKEEPER_REMAP rules are separated by newlines."""
+
+    name = "'PATTERN REPLACEMENT'"
+    envvar_list_splitter = "\n"
+
+
+def _envvar(param_name: str, envvar: str) -> Any:
+    """Give an option declared by a shared helper its own environment variable."""
+
+    def decorate(func: Any) -> Any:
+        for param in getattr(func, "__click_params__", []):
+            if param.name == param_name:
+                param.envvar, param.show_envvar = envvar, True
+        return func
+
+    return decorate
+
+
+def _duration(ctx: click.Context, param: click.Parameter, text: Any) -> Any:
+    """``--max-age`` as a timedelta; a bad value is a usage error (exit 2)."""
+    from linkkeeper.check import parse_duration
+
+    try:
+        return parse_duration(str(text))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@cli.command("check")
+@click.argument("ids", nargs=-1)
+@click.option(
+    "--week",
+    type=click.IntRange(min=1),
+    envvar="LINKKEEPER_WEEK",
+    show_envvar=True,
+    help="Check this week's readings (added to any IDs given).",
+)
+@readings_option
+@snapshots_option
+@_envvar("fmt", "LINKKEEPER_FORMAT")
+@format_option("text", "json", "markdown", "github")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="LINKKEEPER_OUTPUT",
+    show_envvar=True,
+    help="Write the report to FILE (atomically) instead of stdout.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["broken", "dead", "never"]),
+    default="dead",
+    show_default=True,
+    envvar="LINKKEEPER_FAIL_ON",
+    show_envvar=True,
+    help="Exit 1 when any verdict is broken / any reading is dead / never.",
+)
+@click.option(
+    "--remap",
+    multiple=True,
+    type=_RemapRule(),
+    envvar="LINKKEEPER_REMAP",
+    show_envvar=True,
+    help="Fetch URLs matching the regex PATTERN from REPLACEMENT instead (repeatable; "
+    "reports keep the original URLs).",
+)
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    envvar="LINKKEEPER_ALLOW_PRIVATE",
+    show_envvar=True,
+    help="Allow private, loopback and link-local addresses (refused by default).",
+)
+@click.option(
+    "--max-age",
+    default="20h",
+    callback=_duration,
+    show_default=True,
+    envvar="LINKKEEPER_MAX_AGE",
+    show_envvar=True,
+    metavar="DURATION",
+    help="Reuse successful results younger than this (e.g. 20h, 3d; 0: re-check "
+    "all). Failures are always re-checked.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    envvar="LINKKEEPER_FORCE",
+    show_envvar=True,
+    help="Re-check every selected link, however fresh.",
+)
+@click.option(
+    "--max-concurrency",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    envvar="LINKKEEPER_MAX_CONCURRENCY",
+    show_envvar=True,
+    help="Requests in flight over all hosts.",
+)
+@click.option(
+    "--host-concurrency",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    envvar="LINKKEEPER_HOST_CONCURRENCY",
+    show_envvar=True,
+    help="Requests in flight per host (a config [tool.linkkeeper.hosts] entry wins).",
+)
+@click.option(
+    "--host-interval",
+    type=click.FloatRange(min=0),
+    default=0.5,
+    show_default=True,
+    envvar="LINKKEEPER_HOST_INTERVAL",
+    show_envvar=True,
+    metavar="SECONDS",
+    help="Minimum gap between request starts to one host.",
+)
+def check_command(ids: tuple[str, ...], readings: Path, **options: Any) -> None:
+    """Check the readings' links, record the results in snapshots/, report what needs doing.
+
+    \b
+    Exit codes: 0 nothing at or above --fail-on, 1 findings, 2 bad input (readings.yaml,
+    ids, options) or a locked ledger, 130 interrupted (finished results are kept).
+    """
+    from linkkeeper.check import CheckOptions, CheckUsageError, main
+
+    ctx = click.get_current_context()
+    config = ctx.meta.get("linkkeeper.config")
+    check_options = CheckOptions(
+        readings=readings,
+        ids=ids,
+        hosts=config.hosts if config else {},
+        user_agent_contact=config.shared.get("user_agent_contact") if config else None,
+        **options,
+    )
+    curriculum = load_curriculum(readings)
+    try:
+        code = main(check_options, curriculum.readings())
+    except CheckUsageError as exc:
+        fail(str(exc))
+    sys.exit(code)
+
+
+# -- publish, week, open (the members' view) ------------------------------------------------
+def members_view(readings: Path, snapshots: Path, now: str | None = None) -> Any:
+    """The curriculum and the ledger as a view model; located errors and exit 2 when unusable."""
+    from linkkeeper.ledger import Ledger, LedgerError
+    from linkkeeper.publish import build, parse_now
+
+    curriculum = load_curriculum(readings)
+    if not snapshots.is_dir():
+        note = f"note: {snapshots}/ does not exist: every link shows as unknown (run check first)"
+        click.secho(note, fg="yellow", err=True)
+    try:
+        moment = parse_now(now) if now else None
+    except ValueError:
+        fail(f"--now {now!r} is not an ISO date or date-time; write it like 2026-03-02")
+    try:
+        return curriculum, build(curriculum, Ledger(snapshots), moment)
+    except LedgerError as exc:
+        fail(str(exc))
+
+
+@cli.command("publish")
+@readings_option
+@snapshots_option
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="site",
+    show_default=True,
+    help="Folder for the page (index.html).",
+)
+@click.option(
+    "--markdown",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the list as GitHub Markdown to this file, e.g. READINGS.md.",
+)
+@click.option(
+    "--now",
+    metavar="DATE",
+    help="The 'status as of' date to print (ISO); default: the newest check in the ledger.",
+)
+def publish_command(
+    readings: Path, snapshots: Path, output: Path, markdown: Path | None, now: str | None
+) -> None:
+    """Publish the reading list as one static page (and Markdown) with archive fallbacks.
+
+    Dead and failing links lead to their archived copy; every link carries Robust Links
+    attributes. Files are only rewritten when their content changes.
+    """
+    from linkkeeper.publish import publish
+
+    _, site = members_view(readings, snapshots, now)
+    for written in publish(site, output, markdown):
+        click.echo(f"{'Wrote' if written.changed else 'Unchanged:'} {written.path}")
+    counts = ", ".join(f"{n} {state}" for state, n in site.counts) or "no links"
+    click.echo(f"{len(site.weeks)} weeks; links: {counts}")
+
+
+@cli.command("week")
+@click.argument("number", type=click.IntRange(min=1))
+@readings_option
+@snapshots_option
+@format_option("discord", "markdown", "json")
+def week_command(number: int, readings: Path, snapshots: Path, fmt: str) -> None:
+    """Print the Tuesday post for week NUMBER, ready to paste into Discord.
+
+    Broken originals are replaced by their archived copy; a post longer than Discord's
+    2,000 characters is split into numbered messages.
+    """
+    from linkkeeper.publish import week_output
+
+    _, site = members_view(readings, snapshots)
+    section = next((w for w in site.weeks if w.number == number), None)
+    if section is None:
+        numbers = ", ".join(str(w.number) for w in site.weeks) or "none"
+        fail(f"week {number} is not in {readings} (weeks: {numbers})")
+    text, notes = week_output(section, fmt)
+    click.echo(text, nl=False)
+    for note in notes:
+        click.secho(note, fg="yellow", err=True)
+
+
+@cli.command("open")
+@click.argument("reading_id", metavar="ID")
+@readings_option
+@snapshots_option
+@click.option("--browser", is_flag=True, help="Also open the link in the web browser.")
+def open_command(reading_id: str, readings: Path, snapshots: Path, browser: bool) -> None:
+    """Print the best working link for reading ID: the original while it is healthy, else
+    its archived copy (from the week it was assigned, else the latest).
+
+    \b
+    Exit codes: 0 printed, 1 the reading has no link, 2 unknown id or bad input.
+    """
+    from linkkeeper.ledger import Ledger, LedgerError
+    from linkkeeper.links import UnknownReading, choose, explain, find_reading
+
+    curriculum = load_curriculum(readings)
+    try:
+        reading = find_reading(curriculum.readings(), reading_id)
+        choice = choose(reading, Ledger(snapshots).get(reading.id))
+    except (UnknownReading, LedgerError) as exc:
+        fail(str(exc.args[0]) if exc.args else str(exc))
+    if choice.best is None:
+        click.secho(f"{reading.id} has no link (a task: {reading.title})", fg="yellow", err=True)
+        sys.exit(EXIT_FINDINGS)
+    if note := explain(choice):
+        click.secho(note, fg="yellow", err=True)
+    click.echo(choice.best)
+    if browser:
+        import webbrowser
+
+        if not webbrowser.open(choice.best):
+            click.secho("warning: no web browser could be started", fg="yellow", err=True)
+
+
+# -- nightly, demo, sandbox (the schedule and the first run) ----------------------------------
+# nightly shares these options (and their environment variables) with check
+_NIGHTLY_FROM_CHECK = ("readings", "snapshots", "fmt", "fail_on", "remap", "allow_private",
+                       "max_age", "force", "max_concurrency", "host_concurrency",
+                       "host_interval")  # fmt: skip
+
+
+@cli.command("nightly")
+@click.option(
+    "--site",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="site",
+    show_default=True,
+    help="Folder for the published page (index.html).",
+)
+@click.option(
+    "--markdown",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="READINGS.md",
+    show_default=True,
+    help="The list as GitHub Markdown, committed beside readings.yaml.",
+)
+@click.option(
+    "--issue/--no-issue",
+    default=True,
+    show_default=True,
+    help="Keep the rolling GitHub issue up to date (token from GITHUB_TOKEN).",
+)
+@click.option(
+    "--github-repo",
+    metavar="OWNER/NAME",
+    envvar="GITHUB_REPOSITORY",
+    show_envvar=True,
+    help="The repository of the rolling issue.",
+)
+@click.option(
+    "--github-api",
+    metavar="URL",
+    default="https://api.github.com",
+    show_default=True,
+    envvar="GITHUB_API_URL",
+    show_envvar=True,
+    help="GitHub's REST API (GitHub Enterprise: https://HOST/api/v3).",
+)
+@click.option(
+    "--summary-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="GITHUB_STEP_SUMMARY",
+    show_envvar=True,
+    help="Append the night's Markdown summary to FILE (the job summary in Actions).",
+)
+@click.option(
+    "--issue-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the rolling-issue text to FILE (works without GitHub).",
+)
+@click.option(
+    "--commit-message-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a commit message saying what changed ('linkkeeper: 2 dead, 1 failing').",
+)
+def nightly_command(readings: Path, snapshots: Path, **options: Any) -> None:
+    """The scheduled job: check, archive, publish, then a summary and the rolling issue.
+
+    Archive, metadata and publish run when this version has them; without Internet Archive
+    keys only existing captures are looked up. Only --fail-on fails the night (default:
+    dead readings); failing, blocked and changed readings are reported.
+
+    \b
+    Exit codes: 0 fine, 1 findings at --fail-on or a stage failed (e.g. the rolling issue
+    could not be updated), 2 bad input or a locked ledger, 130 interrupted.
+    """
+    import os
+
+    from linkkeeper.check import CheckOptions
+    from linkkeeper.iakeys import KeysError, load_keys
+    from linkkeeper.nightly import NightlyError, NightlyOptions, main
+
+    config = click.get_current_context().meta.get("linkkeeper.config")
+    check = {name: options.pop(name) for name in _NIGHTLY_FROM_CHECK if name in options}
+    archive = {name: options.pop(name) for name in _NIGHTLY_FROM_ARCHIVE if name in options}
+    try:
+        keys = load_keys()
+    except KeysError as exc:
+        fail(str(exc))
+    nightly = NightlyOptions(
+        check=CheckOptions(
+            readings=readings,
+            snapshots=snapshots,
+            hosts=config.hosts if config else {},
+            user_agent_contact=config.shared.get("user_agent_contact") if config else None,
+            **check,
+        ),
+        github_token=os.environ.get("GITHUB_TOKEN") or None,
+        ia_keys=keys,
+        archive=archive,
+        **options,
+    )
+    curriculum = load_curriculum(readings)
+    try:
+        code = main(nightly, curriculum)
+    except NightlyError as exc:
+        fail(str(exc))
+    sys.exit(code)
+
+
+nightly_command.params[:0] = [p for p in check_command.params if p.name in _NIGHTLY_FROM_CHECK]
+
+
+@cli.command("demo")
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the output (ledger, site, issue text) in DIR, a new or empty folder.",
+)
+@click.option(
+    "--readings",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The curriculum (default: ./readings.yaml, else the copy shipped with linkkeeper).",
+)
+@click.option(
+    "--nights",
+    type=click.IntRange(1, 7),
+    default=3,
+    show_default=True,
+    help="Nights to simulate, a day apart (a link is dead after 3 failures over 48 h).",
+)
+def demo_command(keep: Path | None, readings: Path | None, nights: int) -> None:
+    """Run the nightly pipeline on the built-in sandbox: no network, nothing of yours touched.
+
+    Starts loopback imitations of the reading list's sites, the Wayback Machine and GitHub,
+    runs the nightly job over readings.yaml into a temporary folder, and shows the report,
+    the published site and the rolling issue.
+    """
+    from linkkeeper.demo import DemoError, main
+
+    try:
+        sys.exit(main(keep=keep, readings=readings, nights=nights))
+    except DemoError as exc:
+        fail(str(exc))
+
+
+@cli.command("sandbox")
+@click.option(
+    "--rules-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the remap rules to FILE, one per line (for LINKKEEPER_REMAP).",
+)
+def sandbox_command(rules_file: Path | None) -> None:
+    """Serve the sandbox (web, Wayback Machine, GitHub API) on loopback until Ctrl-C.
+
+    Prints the --remap rules that send the real URLs there, and the sandbox credentials.
+    """
+    from linkkeeper.demo import serve
+
+    serve(rules_file)
+
+
+# -- archive ---------------------------------------------------------------------------------
+@cli.command("archive")
+@click.argument("ids", nargs=-1)
+@click.option(
+    "--week",
+    type=click.IntRange(min=1),
+    envvar="LINKKEEPER_WEEK",
+    show_envvar=True,
+    help="Archive this week's readings (added to any IDs given).",
+)
+@readings_option
+@snapshots_option
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    envvar="LINKKEEPER_DRY_RUN",
+    show_envvar=True,
+    help="Look up captures and show what would be submitted; write and submit nothing.",
+)
+@_envvar("fmt", "LINKKEEPER_FORMAT")
+@format_option("text", "json")
+@click.option(
+    "--remap",
+    multiple=True,
+    type=_RemapRule(),
+    envvar="LINKKEEPER_REMAP",
+    show_envvar=True,
+    help="Connect to URLs matching the regex PATTERN at REPLACEMENT instead (repeatable; "
+    "the ledger keeps the public URLs).",
+)
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    envvar="LINKKEEPER_ALLOW_PRIVATE",
+    show_envvar=True,
+    help="Allow the archive endpoints on private or loopback addresses (sandbox, mirrors).",
+)
+@click.option(
+    "--wayback-url",
+    envvar="LINKKEEPER_WAYBACK_URL",
+    show_envvar=True,
+    show_default="https://web.archive.org",
+    metavar="URL",
+    help="Save Page Now, CDX and replay base URL.",
+)
+@click.option(
+    "--availability-url",
+    envvar="LINKKEEPER_AVAILABILITY_URL",
+    show_envvar=True,
+    show_default="https://archive.org/wayback/available",
+    metavar="URL",
+    help="The availability API (a hint only; CDX decides).",
+)
+@click.option(
+    "--if-not-archived-within",
+    default="30d",
+    callback=_duration,
+    show_default=True,
+    envvar="LINKKEEPER_IF_NOT_ARCHIVED_WITHIN",
+    show_envvar=True,
+    metavar="DURATION",
+    help="No new capture when one is younger than this (e.g. 30d, 12h).",
+)
+@click.option(
+    "--captures-per-minute",
+    type=click.FloatRange(min=0, min_open=True),
+    default=6.0,
+    show_default=True,
+    envvar="LINKKEEPER_CAPTURES_PER_MINUTE",
+    show_envvar=True,
+    help="Submissions per minute (shared by all running captures).",
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0),
+    default=3.0,
+    show_default=True,
+    envvar="LINKKEEPER_POLL_INTERVAL",
+    show_envvar=True,
+    metavar="SECONDS",
+    help="Seconds between status polls of a running capture.",
+)
+@click.option(
+    "--poll-deadline",
+    type=click.FloatRange(min=0),
+    default=120.0,
+    show_default=True,
+    envvar="LINKKEEPER_POLL_DEADLINE",
+    show_envvar=True,
+    metavar="SECONDS",
+    help="Stop polling a capture after this long; the next run polls it again.",
+)
+@click.option(
+    "--cdx-interval",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    envvar="LINKKEEPER_CDX_INTERVAL",
+    show_envvar=True,
+    metavar="SECONDS",
+    help="Minimum gap between CDX searches (the CDX server allows about 30 a minute).",
+)
+@click.option(
+    "--refresh-captures",
+    is_flag=True,
+    envvar="LINKKEEPER_REFRESH_CAPTURES",
+    show_envvar=True,
+    help="Look up existing captures again even when the recorded ones are fresh.",
+)
+def archive_command(ids: tuple[str, ...], readings: Path, **options: Any) -> None:
+    """Archive the readings in the Wayback Machine and record the captures in snapshots/.
+
+    \b
+    Finds existing captures (the one from the week a reading was assigned, the latest),
+    then submits what has no capture within --if-not-archived-within. New captures need
+    Internet Archive keys (IA_ACCESS_KEY/IA_SECRET_KEY or `ia configure`); finding
+    captures does not. Jobs still running at the end are polled by the next run.
+    Exit codes: 0 every reading with a URL has an archived copy, 1 some have none yet,
+    2 bad input (readings.yaml, ids, options, keys config) or a locked ledger,
+    130 interrupted (finished results are kept).
+    """
+    from linkkeeper.archive import ArchiveOptions, ArchiveUsageError, main
+
+    ctx = click.get_current_context()
+    config = ctx.meta.get("linkkeeper.config")
+    archive_options = ArchiveOptions(
+        readings=readings,
+        ids=ids,
+        user_agent_contact=config.shared.get("user_agent_contact") if config else None,
+        **options,
+    )
+    curriculum = load_curriculum(readings)
+    try:
+        code = main(archive_options, curriculum.readings())
+    except ArchiveUsageError as exc:
+        fail(str(exc))
+    sys.exit(code)
+
+
+# nightly also takes archive's tuning options (archive is defined above, so they join here)
+_NIGHTLY_FROM_ARCHIVE = ("wayback_url", "availability_url", "if_not_archived_within",
+                         "captures_per_minute", "poll_interval", "poll_deadline",
+                         "cdx_interval")  # fmt: skip
+nightly_command.params += [p for p in archive_command.params if p.name in _NIGHTLY_FROM_ARCHIVE]
+
+
+# -- show (one reading, everything known) ------------------------------------------------------
+@cli.command("show")
+@click.argument("reading_id", metavar="ID")
+@readings_option
+@snapshots_option
+@format_option("text", "json")
+@click.option(
+    "--checks",
+    "history",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Recent checks to list in the text view (JSON lists all kept).",
+)
+def show_command(reading_id: str, readings: Path, snapshots: Path, fmt: str, history: int) -> None:
+    """Show everything known about reading ID: curriculum entry, fetched metadata (with the
+    source of each field), health and recent checks, captures, archive state and drift.
+
+    \b
+    Exit codes: 0 shown, 2 unknown id (with suggestions) or bad input.
+    """
+    from linkkeeper.ledger import Ledger, LedgerError
+    from linkkeeper.links import UnknownReading, find_reading
+    from linkkeeper.show import gather, render_json, render_text
+
+    curriculum = load_curriculum(readings)
+    ledger = Ledger(snapshots)
+    try:
+        try:
+            reading = find_reading(curriculum.readings(), reading_id)
+        except UnknownReading as exc:
+            orphan = ledger.get(reading_id) if reading_id in ledger.ids() else None
+            if orphan is None:
+                fail(str(exc))
+            reading = None
+        record = ledger.get(reading.id) if reading else orphan
+    except LedgerError as exc:
+        fail(str(exc))
+    document = gather(reading, record)
+    click.echo(render_json(document) if fmt == "json" else render_text(document, history), nl=False)

@@ -378,9 +378,12 @@ class Fetcher:
     def _visit_key(self, method: str, url: str) -> tuple[str, str, str | None]:
         """A redirect loop revisits a URL with the same cookies; a cookie handshake
         (medium.com's global-identity, nature.com's idp) revisits it with new ones."""
+        cookies = self._require_client().cookies
+        if not cookies.jar:  # most runs, most hosts: no cookies, no request to build
+            return method, url, None
         try:
             probe = httpx.Request(method, url)
-            self._require_client().cookies.set_cookie_header(probe)
+            cookies.set_cookie_header(probe)
         except (httpx.InvalidURL, ValueError):  # not a URL cookies apply to: _send reports it
             return method, url, None
         return method, url, probe.headers.get("cookie")

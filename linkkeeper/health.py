@@ -4,12 +4,17 @@ One bad night must not call a link dead (sites have outages, bot walls come and 
 is ``dead`` only after several failing checks spread over time, like InternetArchiveBot does.
 Everything here is a pure function of the history; the caller passes the clock (``now``), so
 nights can be simulated in tests without sleeping.
+
+The history holds what carries information (see :meth:`linkkeeper.ledger.Record.add`): every
+failing check, and a success or bot wall only when it differs from the entry before it. So the
+stored ``health`` must not hold anything that grows with every identical night (a "last
+checked" time, a check counter): those would rewrite every record every night.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -50,16 +55,19 @@ class HealthPolicy:
 
 @dataclass(frozen=True)
 class HealthState:
-    """The derived state, stored in the record's ``health`` section."""
+    """The derived state, stored in the record's ``health`` section (only fields that change
+    when the history does)."""
 
     state: Health
     since: datetime | None  # when the reading entered this state (time of that check)
     summary: str
     failures: int = 0  # broken/transient checks since the last success
-    checks_counted: int = 0  # non-skipped checks looked at (the whole kept history)
     first_failure: datetime | None = None  # first broken/transient check since the last success
-    last_success: datetime | None = None
-    last_checked: datetime | None = None  # latest non-skipped check
+    last_success: datetime | None = None  # the latest success on record (not a repeat of it)
+    # Latest time the link was checked: the latest stored check, or later when the ledger's
+    # machine-local freshness cache knows of a repeat. Never written to the record (it would
+    # change every night), so it takes no part in comparisons either.
+    last_checked: datetime | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,21 +75,21 @@ class HealthState:
             "since": format_time(self.since),
             "summary": self.summary,
             "failures": self.failures,
-            "checks_counted": self.checks_counted,
             "first_failure": format_time(self.first_failure),
             "last_success": format_time(self.last_success),
-            "last_checked": format_time(self.last_checked),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HealthState:
-        """Inverse of :meth:`to_dict`; raises ``ValueError``/``KeyError`` on a bad shape."""
+        """Inverse of :meth:`to_dict`; raises ``ValueError``/``KeyError`` on a bad shape.
+
+        Keys of older versions (``last_checked``, ``checks_counted``) are read or ignored;
+        the next write drops them."""
         return cls(
             state=Health(data["state"]),
             since=parse_time(data.get("since")),
             summary=str(data.get("summary", "")),
             failures=int(data.get("failures", 0)),
-            checks_counted=int(data.get("checks_counted", 0)),
             first_failure=parse_time(data.get("first_failure")),
             last_success=parse_time(data.get("last_success")),
             last_checked=parse_time(data.get("last_checked")),
@@ -97,7 +105,6 @@ def assess(checks: Sequence[Checked], policy: HealthPolicy | None = None) -> Hea
     history = [c for c in checks if c.verdict != Verdict.SKIPPED]
     if not history:
         return UNKNOWN
-    counted = len(history)
     last_checked = history[-1].at
     successes = [i for i, c in enumerate(history) if c.verdict in SUCCESS]
     last_success = history[successes[-1]].at if successes else None
@@ -112,7 +119,6 @@ def assess(checks: Sequence[Checked], policy: HealthPolicy | None = None) -> Hea
             Health.ALIVE,
             since,
             f"alive since {format_day(since)}",
-            checks_counted=counted,
             last_success=last_success,
             last_checked=last_checked,
         )
@@ -123,9 +129,7 @@ def assess(checks: Sequence[Checked], policy: HealthPolicy | None = None) -> Hea
         return HealthState(
             Health.BLOCKED,
             since,
-            f"blocked by the site on {_plural(len(tail), 'check')} since {format_day(since)}; "
-            "cannot tell whether it is alive",
-            checks_counted=counted,
+            f"blocked by the site since {format_day(since)}; cannot tell whether it is alive",
             last_success=last_success,
             last_checked=last_checked,
         )
@@ -133,7 +137,6 @@ def assess(checks: Sequence[Checked], policy: HealthPolicy | None = None) -> Hea
     first = failing[0].at
     common = {
         "failures": len(failing),
-        "checks_counted": counted,
         "first_failure": first,
         "last_success": last_success,
         "last_checked": last_checked,
@@ -157,9 +160,17 @@ def assess(checks: Sequence[Checked], policy: HealthPolicy | None = None) -> Hea
 
 
 def needs_check(
-    record: HasHistory | None, now: datetime, max_age: timedelta, *, force: bool = False
+    record: HasHistory | None,
+    now: datetime,
+    max_age: timedelta,
+    *,
+    force: bool = False,
+    confirmed: datetime | None = None,
 ) -> bool:
-    """Whether to fetch again: fresh successes are reused, anything else is re-checked."""
+    """Whether to fetch again: fresh successes are reused, anything else is re-checked.
+
+    A repeated success is not stored, so the stored entry says when the success began;
+    ``confirmed`` (the ledger's freshness cache) says when it was last seen, if known."""
     if force or record is None:
         return True
     history = [c for c in record.current_checks if c.verdict != Verdict.SKIPPED]
@@ -168,7 +179,8 @@ def needs_check(
     latest = history[-1]
     if latest.verdict not in SUCCESS:
         return True
-    return _aware(now) - _aware(latest.at) >= max_age
+    seen = max(_aware(latest.at), _aware(confirmed)) if confirmed else _aware(latest.at)
+    return _aware(now) - seen >= max_age
 
 
 def _dead_at(failing: Sequence[Checked], policy: HealthPolicy) -> datetime | None:

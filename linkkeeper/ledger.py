@@ -1,9 +1,12 @@
 """The ledger: one machine-written JSON record per reading in ``snapshots/<id>.json``.
 
 The check, archive and metadata stages fill it; ``readings.yaml`` stays the hand-written source.
-Files are small, sorted and stable so a nightly commit shows only real changes; an unchanged
-record is never rewritten. Writes are atomic and a lock keeps two runs from interleaving. A
-hand-mangled file is reported (file, line, fix) and never overwritten.
+Files are small, sorted and stable so a nightly commit shows only real changes: a check that
+repeats the previous outcome is not appended (failures always are: they count towards dead),
+nothing in a record grows with every identical night, and an unchanged record is never
+rewritten. When a success was last confirmed lives in the git-ignored freshness cache
+(:mod:`linkkeeper.freshness`). Writes are atomic and a lock keeps two runs from interleaving.
+A hand-mangled file is reported (file, line, fix) and never overwritten.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import json
 import os
 import re
 import socket
+import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -21,8 +25,11 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from linkkeeper._atomic import atomic_write_text
+from linkkeeper._atomic import atomic_write_many, atomic_write_text, fsync_dir
+from linkkeeper.freshness import FreshnessCache
 from linkkeeper.health import (
+    FAILURE,
+    SUCCESS,
     UNKNOWN,
     HealthPolicy,
     HealthState,
@@ -37,6 +44,12 @@ LOCK_NAME = ".lock"
 OWNER_NAME = ".lock.owner"  # pid/host/start of the lock holder, for the "locked" message
 RECORD_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,199}")
 STRAY_TEMP_GLOB = ".*.json.*.tmp"  # what an interrupted _atomic write leaves behind
+# What makes two checks the same outcome: the reason's wording and the time do not count.
+OUTCOME_KEYS = ("verdict", "url", "http_status", "final_url", "suggestion")
+# Record writes fsync the file each time but the folder once per this many writes (and when
+# the ledger closes): see Ledger.save.
+DIR_SYNC_EVERY = 100
+NEW_FILE_MODE = 0o644
 FIX_CORRUPT = (
     "fix it by hand, restore it from git, or delete it (the next check starts a fresh record "
     "and its history is lost); linkkeeper will not overwrite it"
@@ -122,6 +135,9 @@ class Record:
     properties are typed views of the sections this module owns."""
 
     data: dict[str, Any]
+    # When a success of the current URL was last seen (the freshness cache), if known; not
+    # part of the file.
+    confirmed_at: datetime | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def new(cls, reading: Reading) -> Record:
@@ -168,8 +184,13 @@ class Record:
 
     @property
     def health(self) -> HealthState:
+        """The stored state, with ``last_checked`` filled in from the history and the cache."""
         raw = self.data.get("health")
-        return HealthState.from_dict(raw) if raw else UNKNOWN
+        state = HealthState.from_dict(raw) if raw else UNKNOWN
+        seen = [c.at for c in self.current_checks if c.verdict != Verdict.SKIPPED]
+        if self.confirmed_at is not None and seen:
+            seen.append(self.confirmed_at)
+        return replace(state, last_checked=max(seen, default=None))
 
     @health.setter
     def health(self, state: HealthState) -> None:
@@ -184,25 +205,38 @@ class Record:
             raise ValueError(f"section {name!r} of record {self.id!r} is not an object")
         return value
 
-    def add(self, check: Check, keep: int = DEFAULT_MAX_CHECKS) -> None:
-        """Append a check (kept in time order), keeping only the newest ``keep``.
+    def add(self, check: Check, keep: int = DEFAULT_MAX_CHECKS) -> bool:
+        """Append a check if it carries information (kept in time order, only the newest
+        ``keep``); True when appended.
 
-        A skipped check identical to the previous one (same URL and reason) is not appended, so
-        a reading without a URL does not churn its file every night."""
+        Every failing check (broken, transient) is appended with its time: health counts them
+        towards dead. Any other check that repeats the latest entry's outcome (same verdict,
+        URL, status, final URL and suggestion; a skip also the same reason) is dropped, so a
+        night where nothing changed leaves the record byte for byte as it was."""
         entries: list[dict[str, Any]] = self.data.setdefault("checks", [])
         new = check.to_dict()
-        if check.verdict == Verdict.SKIPPED and entries:
-            last = {k: v for k, v in entries[-1].items() if k != "at"}
-            if last == {k: v for k, v in new.items() if k != "at"}:
-                return
+        if check.verdict not in FAILURE and entries and _repeats(entries[-1], new):
+            return False
         entries.append(new)
         if len(entries) > 1 and check.at < Check.from_dict(entries[-2]).at:
             entries.sort(key=lambda entry: Check.from_dict(entry).at)
         del entries[:-keep]
+        return True
 
     def to_json(self) -> str:
         """The file text: sorted keys, indent 2, UTF-8 as is, trailing newline."""
         return json.dumps(self.data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def _repeats(last: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether ``new`` says nothing ``last`` did not (skips compare their reason too)."""
+    keys = (*OUTCOME_KEYS, "reason") if new["verdict"] == Verdict.SKIPPED.value else OUTCOME_KEYS
+    try:
+        if parse_time(last.get("at")) > parse_time(new["at"]):  # type: ignore[operator]
+            return False  # an older check arriving late: keep it, it is sorted in
+    except (TypeError, ValueError):
+        return False
+    return all(last.get(key) == new[key] for key in keys)
 
 
 @dataclass
@@ -234,6 +268,13 @@ class Ledger:
         self.max_checks = max_checks
         self.clock = clock  # only for results that carry no checked_at
         self._lock: FileLock | None = None
+        self._freshness: FreshnessCache | None = None
+        # While the lock is held nobody else writes here: each record's text and data as last
+        # read or written (keyed by its stat), so a run reads and validates each file once
+        # and an unchanged record is recognised without encoding it.
+        self._known: dict[str, _Known] = {}
+        self._unsynced = 0  # renames since the folder's last fsync
+        self._sync_lock = threading.Lock()  # the check engine saves from worker threads
 
     # -- locking --------------------------------------------------------------------------
     @property
@@ -258,6 +299,7 @@ class Ledger:
                 "wait for it or remove the lock if that process is gone"
             ) from None
         self._lock = lock
+        self._known.clear()
         owner = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -272,9 +314,15 @@ class Ledger:
         """Release the lock; safe to call twice."""
         if self._lock is None:
             return
-        (self.path / OWNER_NAME).unlink(missing_ok=True)
-        self._lock.release()
-        self._lock = None
+        try:
+            if self._freshness is not None:
+                self._freshness.save()
+            self._sync_dir()
+        finally:
+            (self.path / OWNER_NAME).unlink(missing_ok=True)
+            self._lock.release()
+            self._lock = None
+            self._known.clear()
 
     def __enter__(self) -> Ledger:
         return self.open()
@@ -298,6 +346,14 @@ class Ledger:
         if self._lock is None:
             raise RuntimeError("open the ledger first: `with Ledger(path) as ledger: ...`")
 
+    # -- the freshness cache --------------------------------------------------------------
+    @property
+    def freshness(self) -> FreshnessCache:
+        """When each success was last confirmed (machine-local, git-ignored); loaded once."""
+        if self._freshness is None:
+            self._freshness = FreshnessCache.load(self.path)
+        return self._freshness
+
     # -- reading --------------------------------------------------------------------------
     def file_for(self, reading_id: str) -> Path:
         """The record file of a reading; refuses ids that are not plain slugs."""
@@ -316,9 +372,39 @@ class Ledger:
 
     def get(self, reading_id: str) -> Record | None:
         """The stored record, ``None`` if there is none; :class:`LedgerError` if it is corrupt."""
-        path = self.file_for(reading_id)
+        return self._record(self._load(self.file_for(reading_id), reading_id), reading_id)
+
+    def _record(self, found: tuple[str, Record | None] | None, reading_id: str) -> Record | None:
+        if found is None:
+            return None
+        text, record = found
+        if record is None:  # validated when it was first read or written this run
+            record = Record(json.loads(text))
+        record.confirmed_at = self.freshness.confirmed(reading_id, record.url)
+        return record
+
+    def _load(self, path: Path, reading_id: str) -> tuple[str, Record | None] | None:
+        """The file's text, and its record when it was read (and validated) just now.
+
+        While the lock is held an unchanged file (same inode, size, mtime and mode) comes from
+        memory, with no record: a run reads and validates each file once."""
+        if self._lock is None:
+            text = _read(path)
+            return None if text is None else (text, _parse(path, text, reading_id))
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            self._known.pop(reading_id, None)
+            return None
+        known = self._known.get(reading_id)
+        if known is not None and known.key == _stat_key(stat):
+            return known.text, None
         text = _read(path)
-        return None if text is None else _parse(path, text, reading_id)
+        if text is None:
+            return None
+        record = _parse(path, text, reading_id)  # only valid text is remembered
+        self._known[reading_id] = _Known(_stat_key(stat), text, stat.st_mode & 0o777)
+        return text, record
 
     def records(self) -> Iterator[Record]:
         """Every record, in id order; raises :class:`LedgerError` at the first corrupt one."""
@@ -337,34 +423,94 @@ class Ledger:
     def save(self, record: Record) -> bool:
         """Write the record atomically; returns False (file untouched) when nothing changed.
 
-        Refuses to replace a file that is corrupt on disk, so hand edits are never lost."""
+        Refuses to replace a file that is corrupt on disk, so hand edits are never lost.
+
+        Each write fsyncs the file before the atomic rename, so a crash never leaves half a
+        record. The folder's fsync (which makes the rename itself durable) is batched: every
+        :data:`DIR_SYNC_EVERY` writes and when the ledger closes. A crash in between can undo
+        the latest renames, leaving those records as they were before this run (whole); their
+        links are simply checked again next run. That saves one fsync per record."""
+        write = self.stage(record)
+        if write is None:
+            return False
+        write()
+        return True
+
+    def stage(self, record: Record) -> PendingWrite | None:
+        """:meth:`save` in two steps: everything but the disk (validate, encode, compare) now,
+        the write later: call the returned :class:`PendingWrite`, or pass a batch of them to
+        :meth:`write_all` (``None``: unchanged, nothing to write). Write it before staging
+        the same record again."""
         self._require_lock()
         path = self.file_for(record.id)
+        return self._stage(record, path, self._load(path, record.id))  # LedgerError if corrupt
+
+    def _stage(
+        self, record: Record, path: Path, found: tuple[str, Record | None] | None
+    ) -> PendingWrite | None:
+        known = self._known.get(record.id)
+        if found is not None and json.loads(found[0]) == record.data:
+            return None  # the same data (JSON text of equal data is equal): no need to encode
         _validate(record.data, path, None, record.id)
         text = record.to_json()
-        old = _read(path)
-        if old == text:
-            return False
-        if old is not None:
-            _parse(path, old, record.id)
-        atomic_write_text(path, text)
-        return True
+        if found is not None and found[0] == text:
+            return None
+        mode = known.mode if found is not None and known is not None else NEW_FILE_MODE
+        return PendingWrite(self, path, record.id, text, mode)
+
+    def write_all(self, writes: Iterable[PendingWrite]) -> None:
+        """Write staged records as one group commit (see :func:`atomic_write_many`): each file
+        is fsynced before its rename, but the journal is committed about once per batch.
+        Pure I/O with little Python in between, so an event loop can run it in a thread."""
+        batch = list(writes)
+        if not batch:
+            return
+        stats = atomic_write_many([(w.path, w.text.encode("utf-8"), w.mode) for w in batch])
+        for write, stat in zip(batch, stats, strict=True):
+            self._known[write.reading_id] = _Known(_stat_key(stat), write.text, write.mode)
+        with self._sync_lock:
+            self._unsynced += len(batch)
+            due = self._unsynced >= DIR_SYNC_EVERY
+        if due:
+            self._sync_dir()
+
+    def _sync_dir(self) -> None:
+        with self._sync_lock:
+            if not self._unsynced:
+                return
+            self._unsynced = 0
+            fsync_dir(self.path)
 
     def add_check(
         self, reading: Reading, result: CheckResult, policy: HealthPolicy | None = None
     ) -> Record:
         """Fold one check into the reading's record, recompute health and save right away
         (so a crash keeps every check done so far). Sets ``result.health``."""
+        record, write = self.stage_check(reading, result, policy)
+        if write is not None:
+            write()
+        return record
+
+    def stage_check(
+        self, reading: Reading, result: CheckResult, policy: HealthPolicy | None = None
+    ) -> tuple[Record, PendingWrite | None]:
+        """:meth:`add_check` with the disk write returned as a call (see :meth:`stage`)."""
         self._require_lock()
         if result.id != reading.id:
             raise ValueError(f"result for {result.id!r} given with reading {reading.id!r}")
-        record = self.record_for(reading)
+        path = self.file_for(reading.id)
+        found = self._load(path, reading.id)  # once: stat (and read) the file one time
+        record = self._record(found, reading.id) or Record.new(reading)
+        self._refresh(record, reading)
         at = result.checked_at or self.clock()
         record.add(Check.from_result(result, at), self.max_checks)
         record.health = assess(record.current_checks, policy or self.policy)
-        self.save(record)
+        write = self._stage(record, path, found)
+        if Verdict(result.verdict) in SUCCESS:
+            self.freshness.confirm(record.id, record.url, at)
+            record.confirmed_at = max(at, record.confirmed_at or at)
         result.health = record.health.state
-        return record
+        return record, write
 
     def sync(self, readings: Iterable[Reading]) -> SyncResult:
         """Mark records whose reading left the curriculum as orphaned (and un-mark returning
@@ -393,10 +539,15 @@ class Ledger:
         for record in self._load_all():
             if record.orphaned:
                 self.file_for(record.id).unlink()
+                self._known.pop(record.id, None)
+                self._unsynced += 1
                 removed.append(record.id)
+        self._sync_dir()
         return removed
 
     def _refresh(self, record: Record, reading: Reading) -> None:
+        if record.data.get("url") != reading.url:
+            record.confirmed_at = None  # it confirmed the old URL
         record.data["url"] = reading.url
         record.data["title"] = reading.title
         record.orphaned = False
@@ -418,6 +569,34 @@ class Ledger:
 
 
 # -- file parsing -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Known:
+    """A record file as this run last read or wrote it (text only: 10,000 records in memory
+    as parsed JSON would cost more than the comparisons they save)."""
+
+    key: tuple[int, int, int, int]  # inode, size, mtime, mode: changed if any differs
+    text: str
+    mode: int  # permission bits, kept when the file is replaced
+
+
+@dataclass(frozen=True)
+class PendingWrite:
+    """A record staged by :meth:`Ledger.stage`; calling it writes it."""
+
+    ledger: Ledger
+    path: Path
+    reading_id: str
+    text: str
+    mode: int
+
+    def __call__(self) -> None:
+        self.ledger.write_all([self])
+
+
+def _stat_key(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_mode
+
+
 def _read(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8")

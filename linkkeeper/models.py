@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 
 class Verdict(enum.StrEnum):
@@ -63,6 +64,19 @@ class FetchResult:
     method: str = "GET"
     attempts: int = 1
     elapsed: float = 0.0
+    _soup: Any = field(default=None, init=False, repr=False, compare=False)
+
+    PARSE_LIMIT = 512 * 1024  # never parse more than this of a body
+
+    def soup(self) -> Any:
+        """The body (its first :attr:`PARSE_LIMIT` bytes) parsed by BeautifulSoup's html.parser,
+        once: the soft-404 signals and the metadata stage share it. Treat it as read-only
+        (``copy.copy`` it before ``decompose``)."""
+        if self._soup is None:
+            from bs4 import BeautifulSoup
+
+            self._soup = BeautifulSoup(self.text(self.PARSE_LIMIT), "html.parser")
+        return self._soup
 
     @property
     def content_type(self) -> str:

@@ -63,6 +63,7 @@ class Row:
     fresh: bool = False  # not fetched this run: the last recorded result was young enough
     archive_url: str | None = None
     changed: bool | None = None
+    similarity: float | None = None  # drift: 1.0 same text as the baseline .. 0.0 all new
 
     @property
     def action(self) -> Action | None:
@@ -240,6 +241,7 @@ def result_dict(row: Row) -> dict[str, Any]:
         "action": None if row.action is None else str(row.action),
         "archive_url": row.archive_url,
         "changed": row.changed,
+        "similarity": row.similarity,
     }
 
 

@@ -6,25 +6,29 @@ empty body. Loose phrases ("has been removed") appear in live articles too, so e
 carries a weight and only a total of :data:`THRESHOLD` condemns a page: one weak signal alone
 never does. A random sibling probe (a made-up path next to ours on the same host) tells whether
 the site does real 404s at all and whether our page looks like its not-found page.
+
+Speed: parsing every page costs more than fetching it, so a cheap pass over the text
+(:func:`quick_clean`) first rules out the common case, an ordinary page with a title, no
+not-found, apology or parking words anywhere and no structure the pass cannot read. Only pages
+it cannot clear are parsed, once (:meth:`FetchResult.soup`, shared with the metadata stage).
 """
 
 from __future__ import annotations
 
 import difflib
+import html
 import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urljoin, urlsplit
-
-from bs4 import BeautifulSoup
 
 from linkkeeper.models import FetchResult
 
 THRESHOLD = 1.0  # total weight that makes a 200 page a soft 404
 SHORT_PAGE_WORDS = 250  # visible words below which a not-found heading is telling
-MAX_PARSE_BYTES = 512 * 1024  # never parse more than this of a body
+MAX_PARSE_BYTES = FetchResult.PARSE_LIMIT  # never parse more than this of a body
 PROBE_SIMILARITY = 0.8  # probe and page this alike (0..1): our page is the site's not-found page
 PROBE_PREFIX = "linkkeeper-probe-"
 
@@ -48,6 +52,21 @@ PARKED_MARKERS = re.compile(
     r"|sedoparking|parkingcrew|bodis\.com|above\.com|hugedomains|afternic|dan\.com/buy"
     r"|is available for purchase|make an offer on this domain)",
     re.IGNORECASE,
+)
+# Lower-case words at least one of which every match of the pattern above contains: a plain
+# substring test (C speed) rules a pattern out before its regex, which is slow over a whole
+# page, has to run. tests/test_soft404.py checks every phrase of each pattern has one.
+STRONG_KEYS = ("404", "found", "exist", "available", "find", "missing", "such")
+WEAK_KEYS = ("oops", "sorry", "removed", "deleted", "taken", "gone", "error", "unavailable", "lost")
+PARKED_KEYS = (
+    "domain",
+    "parked",
+    "parking",
+    "bodis",
+    "above.com",
+    "afternic",
+    "dan.com",
+    "purchase",
 )
 PARKING_HOSTS = (
     "sedo.com",
@@ -130,17 +149,118 @@ class PageText:
         return len(self.text.split())
 
 
+# Elements whose text a reader does not see. ``title`` rather than all of ``head``: html.parser
+# does not end an unclosed ``<head>`` at ``<body>``, and a whole article must not vanish.
+HIDDEN = frozenset({"script", "style", "noscript", "template", "title"})
+
+
 def page_text(page: FetchResult) -> PageText:
-    """Title, ``<h1>``s and visible text of a (capped) HTML body, parsed with html.parser."""
-    html = page.text(MAX_PARSE_BYTES)
-    soup = BeautifulSoup(html, "html.parser")
+    """Title, ``<h1>``s and visible text of a (capped) HTML body, from the shared parse."""
+    soup = page.soup()
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     headings = tuple(h.get_text(" ", strip=True) for h in soup.find_all("h1"))
     has_scripts = soup.find("script") is not None
-    for tag in soup(["script", "style", "noscript", "template", "head"]):
-        tag.decompose()
-    text = " ".join(soup.get_text(" ").split())
+    text = " ".join(" ".join(_visible_strings(soup)).split())
     return PageText(title=title, headings=headings, text=text, has_scripts=has_scripts)
+
+
+def _visible_strings(soup: Any) -> list[str]:
+    """The text nodes outside :data:`HIDDEN` elements, in order; the shared tree is only read.
+    (What ``get_text`` yields after decomposing them: plain strings and CDATA, no comments.)"""
+    from bs4 import CData, NavigableString, Tag
+
+    wanted = (NavigableString, CData)
+    out: list[str] = []
+    stack = [iter(soup.contents)]
+    while stack:
+        for node in stack[-1]:
+            if isinstance(node, Tag):
+                if node.name not in HIDDEN:
+                    stack.append(iter(node.contents))
+                    break
+            elif type(node) in wanted:
+                out.append(node)
+        else:
+            stack.pop()
+    return out
+
+
+# -- the cheap first pass ------------------------------------------------------------------
+QUICK_LONG_WORDS = 2 * SHORT_PAGE_WORDS  # margin: the pass's word count is an estimate
+# What must open and close in pairs for the pass to read the page (else it is parsed).
+_PAIRS = (
+    *((f"<{name}", f"</{name}") for name in ("script", "style", "noscript", "template")),
+    ("<title", "</title"),
+    ("<h1", "</h1"),
+    ("<!--", "-->"),
+)
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_HIDDEN_BLOCK = re.compile(
+    r"<(script|style|noscript|template|title)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL
+)
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>|<![^>]*>|<\?[^>]*>")
+_TITLE_OR_H1 = re.compile(r"<(title|h1)\b[^>]*>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def _plain(markup: str) -> str:
+    """Tags out, entities decoded, whitespace collapsed (as the parse's text would be)."""
+    return " ".join(html.unescape(_TAG.sub(" ", markup)).split())
+
+
+def mentions(text: str, pattern: re.Pattern[str], keys: tuple[str, ...]) -> bool:
+    """``pattern.search(text)``, skipped when ``text`` has none of the pattern's keys."""
+    lower = text.lower()
+    return any(key in lower for key in keys) and pattern.search(text) is not None
+
+
+def _balanced(lower: str) -> bool:
+    """Whether the blocks the pass relies on open and close in pairs (plain counts: fast)."""
+    for opening, closing in _PAIRS:
+        count = lower.count(opening)
+        if (count and count != lower.count(closing)) or (not count and closing in lower):
+            return False
+    return True
+
+
+def quick_clean(page: FetchResult) -> bool:
+    """True when a regex pass proves that no page signal (not-found or apology phrase, parking
+    marker, empty page) can fire, so the page needs no parse; any doubt gives False.
+
+    Conservative by construction: the patterns run over at least what the parse would show
+    (titles, ``<h1>`` s and text, entities decoded); the phrases that only count on short
+    pages (weak ones, any in the text) are skipped only well above the short-page size; a
+    page without a titled or headed text is left to the parse (it may be empty), and so is
+    one whose hidden blocks, titles, headings or comments do not open and close in pairs.
+    """
+    final = page.final_url.lower()
+    if any(host in final for host in PARKING_HOSTS):
+        return False
+    markup = page.text(MAX_PARSE_BYTES)
+    if not _balanced(markup.lower()):
+        return False
+    markup = _COMMENT.sub(" ", markup)
+    heads = " | ".join(_plain(m.group(2)) for m in _TITLE_OR_H1.finditer(markup))
+    if not heads.strip() or mentions(heads, STRONG_PHRASES, STRONG_KEYS):
+        return False  # no title or heading (an empty page?), or a not-found phrase in one
+    body = _TAG.sub(" ", _HIDDEN_BLOCK.sub(" ", markup))
+    if "&" in body:
+        body = html.unescape(body)
+    words = body.split()
+    if not words:
+        return False
+    # keys first (substring tests); the normalised text only when one is there
+    lower = f"{heads} | {body}".lower()
+    short = len(words) < QUICK_LONG_WORDS  # weak words in headings and any in the text count
+    checks = [(PARKED_MARKERS, PARKED_KEYS)]
+    if short:
+        checks += [(STRONG_PHRASES, STRONG_KEYS), (WEAK_PHRASES, WEAK_KEYS)]
+    text = ""
+    for pattern, keys in checks:
+        if any(key in lower for key in keys):
+            text = text or f"{heads} | {' '.join(words)}"
+            if pattern.search(text):
+                return False
+    return True
 
 
 # -- the signals ---------------------------------------------------------------------------
@@ -219,7 +339,8 @@ def is_html(page: FetchResult) -> bool:
 def assess(requested: str, page: FetchResult) -> Soft404Report:
     """Every signal that needs no extra request, for a 2xx answer to ``requested``."""
     report = Soft404Report()
-    text = page_text(page) if is_html(page) and page.body.strip() else None
+    html_page = is_html(page) and bool(page.body.strip())
+    text = page_text(page) if html_page and not quick_clean(page) else None
     candidates = [empty_signal(page, text), redirect_signal(requested, page)]
     if text is not None:
         candidates += [parked_signal(page, text), phrase_signal(text)]

@@ -23,6 +23,7 @@ from linkkeeper.check import (
     select,
 )
 from linkkeeper.fetcher import Fetcher, FetchSettings
+from linkkeeper.freshness import FRESHNESS_NAME
 from linkkeeper.ledger import Ledger, Record
 from linkkeeper.models import Health, Reading, Verdict
 from linkkeeper.remap import Remapper
@@ -134,7 +135,8 @@ def fetched(box: Sandbox, path: str) -> int:
 
 
 def snapshot_bytes(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.json"))}
+    """Every record file (not the git-ignored freshness cache or the lock files)."""
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("[!.]*.json"))}
 
 
 def test_first_run_judges_and_records_every_reading(web_box: Sandbox, tmp_path: Path) -> None:
@@ -176,10 +178,9 @@ def test_fresh_successes_are_reused_and_failures_rechecked(
     assert not rows["gone"].fresh and rows["gone"].result.checked_at == T0 + timedelta(hours=1)
 
     after = snapshot_bytes(tmp_path)
-    for unchanged in ("fine.json", "moved.json", "task.json"):
+    for unchanged in ("fine.json", "moved.json", "task.json", "walled.json"):  # same wall
         assert after[unchanged] == before[unchanged]
-    for changed in ("gone.json", "walled.json"):  # a new failure is news: one more check
-        assert len(json.loads(after[changed])["checks"]) == 2
+    assert len(json.loads(after["gone.json"])["checks"]) == 2  # each failure counts: recorded
 
 
 def test_max_age_and_force_refetch(web_box: Sandbox, tmp_path: Path) -> None:
@@ -198,7 +199,7 @@ def test_one_fetch_per_url_even_when_readings_share_it(web_box: Sandbox, tmp_pat
     outcome = check(web_box, tmp_path, twins)
     assert fetched(web_box, "/gone") == 1
     assert [row.result.verdict for row in outcome.rows] == [Verdict.BROKEN, Verdict.BROKEN]
-    assert {p.stem for p in tmp_path.glob("*.json")} == {"one", "two"}
+    assert set(snapshot_bytes(tmp_path)) == {"one.json", "two.json"}
 
 
 def test_selection_checks_only_the_selected(web_box: Sandbox, tmp_path: Path) -> None:
@@ -206,7 +207,7 @@ def test_selection_checks_only_the_selected(web_box: Sandbox, tmp_path: Path) ->
     outcome = check(web_box, tmp_path, READINGS, chosen)
     assert [row.reading.id for row in outcome.rows] == ["fine"]
     assert fetched(web_box, "/gone") == 0
-    assert {p.stem for p in tmp_path.glob("*.json")} == {"fine"}
+    assert set(snapshot_bytes(tmp_path)) == {"fine.json"}
 
 
 def test_offline_run_records_transient_network_unreachable(
@@ -284,3 +285,82 @@ def test_parse_duration(text: str, expected: timedelta) -> None:
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration(text)
+
+
+# -- no churn: the nightly commit shows only real changes -------------------------------------
+DAY = timedelta(days=1)
+STEADY = [r for r in READINGS if r.id != "gone"]  # ok, moved, bot wall, no URL: no failures
+
+
+def record_files(folder: Path) -> dict[str, tuple[int, int]]:
+    return {name: ((folder / name).stat().st_ino, (folder / name).stat().st_mtime_ns)
+            for name in snapshot_bytes(folder)}  # fmt: skip
+
+
+def test_nights_with_identical_outcomes_leave_every_record_byte_identical(
+    web_box: Sandbox, tmp_path: Path
+) -> None:
+    check(web_box, tmp_path, STEADY)
+    first, files = snapshot_bytes(tmp_path), record_files(tmp_path)
+    web_box.requests.clear()
+
+    outcome = check(web_box, tmp_path, STEADY, now=T0 + DAY, max_age=timedelta(0))
+    assert fetched(web_box, "/article") == 1 and fetched(web_box, "/walled") == 1
+    assert not any(row.fresh for row in outcome.rows)
+    assert snapshot_bytes(tmp_path) == first
+    assert record_files(tmp_path) == files  # not even rewritten with the same bytes
+
+    (tmp_path / FRESHNESS_NAME).unlink()  # a fresh CI checkout has no cache: re-check, same bytes
+    web_box.requests.clear()
+    outcome = check(web_box, tmp_path, STEADY, now=T0 + 2 * DAY)
+    assert fetched(web_box, "/article") == 1 and fetched(web_box, "/moved") == 1
+    assert snapshot_bytes(tmp_path) == first
+    rows = by_id(outcome)
+    assert rows["fine"].result.health == Health.ALIVE
+    assert rows["fine"].result.checked_at == T0 + 2 * DAY
+    assert rows["walled"].result.health == Health.BLOCKED
+    stored = json.loads(first["fine.json"])
+    assert stored["health"]["since"] == stored["health"]["last_success"] == "2026-03-02T02:00:00Z"
+    assert "last_checked" not in stored["health"] and "checks_counted" not in stored["health"]
+
+
+def test_a_failing_link_is_recorded_every_night_and_dead_on_the_third(
+    web_box: Sandbox, tmp_path: Path
+) -> None:
+    gone = [READINGS[2]]
+    healths = [check(web_box, tmp_path, gone, now=T0 + n * DAY).rows[0].result.health
+               for n in range(3)]  # fmt: skip
+    assert healths == [Health.FAILING, Health.FAILING, Health.DEAD]  # 3 failures over 48 h
+    stored = json.loads((tmp_path / "gone.json").read_text())
+    assert [c["at"] for c in stored["checks"]] == [
+        "2026-03-02T02:00:00Z",
+        "2026-03-03T02:00:00Z",
+        "2026-03-04T02:00:00Z",
+    ]
+    assert (stored["health"]["state"], stored["health"]["failures"]) == ("dead", 3)
+    assert stored["health"]["since"] == "2026-03-04T02:00:00Z"
+
+
+def test_max_age_counts_from_the_last_confirmation_in_the_cache(
+    web_box: Sandbox, tmp_path: Path
+) -> None:
+    fine = READINGS[:1]
+    check(web_box, tmp_path, fine)  # recorded (and confirmed) at T0
+    check(web_box, tmp_path, fine, now=T0 + timedelta(hours=21))  # stale: confirmed again
+    stored = (tmp_path / "fine.json").read_bytes()
+    assert len(json.loads(stored)["checks"]) == 1  # the repeat is in the cache, not the record
+    web_box.requests.clear()
+
+    outcome = check(web_box, tmp_path, fine, now=T0 + timedelta(hours=30))
+    assert fetched(web_box, "/article") == 0  # 9 h after the last confirmation: fresh
+    assert outcome.rows[0].fresh
+    assert outcome.rows[0].result.checked_at == T0 + timedelta(hours=21)
+
+    (tmp_path / FRESHNESS_NAME).unlink()  # without the cache only the record's 30 h old entry
+    outcome = check(web_box, tmp_path, fine, now=T0 + timedelta(hours=30))
+    assert fetched(web_box, "/article") == 1 and not outcome.rows[0].fresh
+    assert (tmp_path / "fine.json").read_bytes() == stored
+
+    web_box.requests.clear()
+    outcome = check(web_box, tmp_path, fine, now=T0 + timedelta(hours=31), force=True)
+    assert fetched(web_box, "/article") == 1 and not outcome.rows[0].fresh  # fresh, but forced

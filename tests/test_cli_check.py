@@ -143,8 +143,10 @@ def test_freshness_and_unchanged_second_run(clean_sandbox: Sandbox, project: Pat
     assert counts[("blog.example", "/gone")] == 1
     second = {p.name: p.read_bytes() for p in snapshots.iterdir()}
     assert set(second) == set(first)  # nothing new (no lock or temp files left behind either)
-    for name in ("live.json", "moved.json", "discuss.json"):
+    for name in ("live.json", "moved.json", "discuss.json", "walled.json"):  # same outcomes
         assert second[name] == first[name]
+    for name in ("gone.json", "soft.json", "refused.json"):  # each failure is recorded
+        assert len(json.loads(second[name])["checks"]) == 2
 
     clean_sandbox.requests.clear()
     forced = run(clean_sandbox, "live", "--force", "--format", "json")
@@ -153,6 +155,7 @@ def test_freshness_and_unchanged_second_run(clean_sandbox: Sandbox, project: Pat
     clean_sandbox.requests.clear()
     run(clean_sandbox, "live", "--max-age", "0", "--format", "json")
     assert fetches(clean_sandbox)[("blog.example", "/post/live")] == 1
+    assert (snapshots / "live.json").read_bytes() == first["live.json"]  # re-fetched, same
 
 
 def test_selection_by_id_and_week(clean_sandbox: Sandbox, project: Path) -> None:

@@ -414,3 +414,27 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(CurriculumError) as caught:
         load(path)
     assert str(caught.value).startswith(f"{path}:4:10: weeks[0].readings[0].url: ")
+
+
+def test_libyaml_and_pure_python_loaders_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast loader must place every reading, warning and error where the pure one does."""
+    import yaml
+
+    from linkkeeper import curriculum
+
+    text = (REPO / "readings.yaml").read_text(encoding="utf-8")
+    schema_error = text.replace("url: https://", "url: htps://", 1)
+    syntax_error = text + "\nbacklog:\n  - note: [unclosed\n"
+
+    def outcome(loader: object) -> tuple[object, ...]:
+        monkeypatch.setattr(curriculum, "FAST_LOADER", loader)
+        loaded = curriculum.loads(text)
+        errors = []
+        for broken in (schema_error, syntax_error):
+            with pytest.raises(CurriculumError) as caught:
+                curriculum.loads(broken)
+            errors.append(str(caught.value))
+        return [(r.id, r.line, r.week) for r in loaded.readings()], loaded.warnings, errors
+
+    assert getattr(yaml, "CSafeLoader", None) is not None  # the venv's PyYAML has libyaml
+    assert outcome(yaml.CSafeLoader) == outcome(yaml.SafeLoader)

@@ -227,3 +227,29 @@ def test_needs_check(history: list[C] | None, force: bool, expected: bool) -> No
 def test_needs_check_accepts_a_naive_now_as_utc() -> None:
     record = History([C(NOW - timedelta(hours=1), OK)])
     assert needs_check(record, NOW.replace(tzinfo=None), DAY) is False
+
+
+@pytest.mark.parametrize(
+    ("history", "confirmed", "expected"),
+    [
+        ([C(NOW - 3 * DAY, OK)], NOW - timedelta(hours=2), False),  # repeated since: fresh
+        ([C(NOW - 3 * DAY, OK)], NOW - timedelta(hours=30), True),  # last seen too long ago
+        ([C(NOW - timedelta(hours=2), OK)], NOW - 3 * DAY, False),  # an older cache changes nothing
+        ([C(NOW - 3 * DAY, BROKEN)], NOW - timedelta(hours=1), True),  # failures: always
+        ([C(NOW - 3 * DAY, OK)], None, True),  # no cache: the stored entry decides
+    ],
+)
+def test_needs_check_uses_the_last_confirmation(
+    history: list[C], confirmed: datetime | None, expected: bool
+) -> None:
+    assert needs_check(History(history), NOW, DAY, confirmed=confirmed) is expected
+    assert needs_check(History(history), NOW, DAY, confirmed=confirmed, force=True) is True
+
+
+def test_stored_health_holds_nothing_that_grows_with_identical_nights() -> None:
+    state = assess(nights((night(1), OK), (night(2), BLOCKED)))
+    assert set(state.to_dict()) == {
+        "state", "since", "summary", "failures", "first_failure", "last_success"
+    }  # fmt: skip
+    assert state.summary == "blocked by the site since 2026-11-02; cannot tell whether it is alive"
+    assert state.last_checked == night(2)  # in memory only

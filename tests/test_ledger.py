@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from linkkeeper.freshness import FRESHNESS_NAME
 from linkkeeper.health import HealthPolicy
 from linkkeeper.ledger import Ledger, LedgerError, LedgerLocked, Record
 from linkkeeper.models import CheckResult, Health, Reading, Verdict
@@ -93,10 +94,8 @@ def test_record_file_is_deterministic_and_readable(ledger: Ledger, folder: Path)
             }
           ],
           "health": {
-            "checks_counted": 1,
             "failures": 0,
             "first_failure": null,
-            "last_checked": "2026-11-26T10:00:00Z",
             "last_success": "2026-11-26T10:00:00Z",
             "since": "2026-11-26T10:00:00Z",
             "state": "alive",
@@ -116,8 +115,8 @@ def test_record_file_is_deterministic_and_readable(ledger: Ledger, folder: Path)
 def test_checks_are_capped_newest_last(folder: Path) -> None:
     r = reading()
     with Ledger(folder, max_checks=3) as ledger:
-        for day in range(5):
-            ledger.add_check(r, result(r, Verdict.OK, T0 + timedelta(days=day)))
+        for day in range(5):  # failures: each one is appended
+            ledger.add_check(r, result(r, Verdict.TRANSIENT, T0 + timedelta(days=day), 503))
         record = ledger.get(r.id)
     assert record is not None
     assert [c.at for c in record.checks] == [T0 + timedelta(days=d) for d in (2, 3, 4)]
@@ -217,7 +216,7 @@ def test_unknown_sections_round_trip(ledger: Ledger, folder: Path) -> None:
     data["checks"][0]["latency_ms"] = 120  # a field some later version adds to checks
     path.write_text(json.dumps(data, indent=2), encoding="utf-8")
 
-    ledger.add_check(r, result(r, Verdict.OK, T0 + timedelta(days=1), 200))
+    ledger.add_check(r, result(r, Verdict.BROKEN, T0 + timedelta(days=1), 404))
     ledger.sync([r])
     saved = json.loads(path.read_text())
     for key, value in extra.items():
@@ -436,8 +435,8 @@ LOOPING_WRITER = """
     r = Reading(id="looping", title="Loop", url="https://example.org/loop")
     t0 = datetime(2026, 11, 26, tzinfo=UTC)
     with Ledger(os.environ["FOLDER"], max_checks=1000) as ledger:
-        for n in range(100_000):
-            ledger.add_check(r, CheckResult(id=r.id, url=r.url, verdict=Verdict.OK,
+        for n in range(100_000):  # failures: every one is appended and saved
+            ledger.add_check(r, CheckResult(id=r.id, url=r.url, verdict=Verdict.TRANSIENT,
                                             reason="y" * 2_000, checked_at=t0 + timedelta(n)))
             print(n, flush=True)
 """
@@ -456,3 +455,98 @@ def test_writer_killed_at_an_arbitrary_moment_leaves_valid_json(folder: Path) ->
     assert data["id"] == "looping"
     assert len(data["checks"]) >= written  # every reported save is on disk
     assert Ledger(folder).get("looping") is not None
+
+
+# -- what a check adds to the history -------------------------------------------------------
+def outcome(r: Reading, verdict: Verdict, at: datetime, reason: str = "") -> CheckResult:
+    return result(r, verdict, at, 200 if verdict == Verdict.OK else 404, reason)
+
+
+def test_a_repeated_outcome_is_not_appended_whatever_its_reason_or_time(
+    ledger: Ledger, folder: Path
+) -> None:
+    r = reading()
+    ledger.add_check(r, outcome(r, Verdict.OK, T0, reason="HTTP 200 OK"))
+    before = (folder / "attention.json").read_bytes()
+    record = ledger.add_check(r, outcome(r, Verdict.OK, T0 + timedelta(days=1), reason="200"))
+    assert (folder / "attention.json").read_bytes() == before
+    assert record.health.since == T0  # alive since the first success, from the stored entry
+    assert record.health.last_checked == T0 + timedelta(days=1)  # in memory: from the cache
+
+    wall = reading("walled")
+    for day in range(3):
+        ledger.add_check(wall, outcome(wall, Verdict.BLOCKED, T0 + timedelta(days=day)))
+    stored = ledger.get("walled")
+    assert stored is not None and len(stored.checks) == 1
+    assert (stored.health.state, stored.health.since) == (Health.BLOCKED, T0)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"verdict": Verdict.BROKEN, "http_status": 404},  # ok -> broken
+        {"http_status": 203},
+        {"final_url": "https://example.org/attention-v2"},  # a new final URL
+        {"verdict": Verdict.MOVED, "suggestion": "https://example.org/new"},
+    ],
+)
+def test_a_changed_outcome_is_appended(ledger: Ledger, change: dict[str, object]) -> None:
+    r = reading()
+    ledger.add_check(r, outcome(r, Verdict.OK, T0))
+    later = outcome(r, Verdict.OK, T0 + timedelta(days=1))
+    for name, value in change.items():
+        setattr(later, name, value)
+    record = ledger.add_check(r, later)
+    assert len(record.checks) == 2
+    assert record.data["checks"][-1]["at"] == "2026-11-27T10:00:00Z"
+
+
+def test_failures_are_always_appended_and_recovery_too(ledger: Ledger) -> None:
+    r = reading()
+    for day in range(3):
+        ledger.add_check(r, outcome(r, Verdict.BROKEN, T0 + timedelta(days=day)))
+    record = ledger.add_check(r, outcome(r, Verdict.OK, T0 + timedelta(days=3)))  # broken -> ok
+    assert [c.verdict for c in record.checks] == [Verdict.BROKEN] * 3 + [Verdict.OK]
+    assert record.health.state == Health.ALIVE and record.health.since == T0 + timedelta(days=3)
+
+
+def test_the_freshness_cache_is_not_a_record_and_a_bad_one_means_recheck(folder: Path) -> None:
+    r = reading()
+    with Ledger(folder) as ledger:
+        ledger.add_check(r, outcome(r, Verdict.OK, T0))
+    cache = folder / FRESHNESS_NAME
+    assert json.loads(cache.read_text())["confirmed"]["attention"]["at"] == "2026-11-26T10:00:00Z"
+    reader = Ledger(folder)
+    assert reader.ids() == ["attention"]
+    assert reader.get("attention").confirmed_at == T0  # type: ignore[union-attr]
+
+    cache.write_text("{not json")
+    record = Ledger(folder).get("attention")
+    assert record is not None and record.confirmed_at is None
+    assert record.health.last_checked == T0  # the stored check still says when it was seen
+
+
+# -- staged writes (the check engine writes in batches, off the event loop) --------------------
+def test_staged_records_are_written_as_one_batch(ledger: Ledger, folder: Path) -> None:
+    staged = []
+    for rid in ("a", "b", "c"):
+        r = reading(rid)
+        record, write = ledger.stage_check(r, outcome(r, Verdict.OK, T0))
+        assert write is not None and not (folder / f"{rid}.json").exists()  # not yet
+        staged.append(write)
+    ledger.write_all(staged)
+    assert ledger.ids() == ["a", "b", "c"] and not list(folder.glob(".*.tmp"))
+    assert ledger.get("b").health.state == Health.ALIVE  # type: ignore[union-attr]
+    record = ledger.record_for(reading("b"))
+    assert ledger.stage(record) is None  # known to be on disk as it is
+
+
+def test_a_replaced_record_keeps_its_permissions(ledger: Ledger, folder: Path) -> None:
+    r = reading()
+    ledger.add_check(r, outcome(r, Verdict.OK, T0))
+    path = folder / "attention.json"
+    assert path.stat().st_mode & 0o777 == 0o644
+    path.chmod(0o664)  # a group-writable checkout
+    ledger.add_check(r, outcome(r, Verdict.BROKEN, T0 + timedelta(days=1)))
+    assert path.stat().st_mode & 0o777 == 0o664
+    assert len(json.loads(path.read_text())["checks"]) == 2

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 import pytest
 
 from linkkeeper import soft404
 from linkkeeper.models import FetchResult
+from linkkeeper.sites import generic
 
 ARTICLE_WORDS = " ".join(f"word{i}" for i in range(600))
 
@@ -152,3 +154,110 @@ def test_explain_lists_signals() -> None:
     )
     assert report.explain() == "first (+0.5); x (+0.7)"
     assert report.is_soft404
+
+
+# -- the cheap first pass: never clears what the parse would flag ------------------------------
+PROSE = " ".join(f"Paragraph {i} explains an error we hit and how it was fixed." for i in range(60))
+CORPUS = [
+    f"<html><head><title>Error handling in Rust</title></head><body><h1>Errors</h1><p>{PROSE}",
+    f"<!DOCTYPE html><html><head><title>A fine article</title></head><body><p>{PROSE}</p>",
+    f"<html><head><title>Fixing 404 pages</title><body><p>{ARTICLE_WORDS}</p>",  # no </head>
+    "<html><head><title>Page Not Found</title></head><body><p>Try search.</p></body></html>",
+    "<title>Welcome</title><h1>Page&nbsp;<em>not</em> found</h1><p>Try the search.</p>",
+    "<title>Welcome</title><p>Sorry, the article you want has been removed.</p>",
+    "<title>Home</title><p>Nothing here.</p><!-- <h1>not found</h1> -->",
+    "<title>Welcome</title><p>This d&#111;main is for sale. Make an offer.</p>",
+    f"<title>Domain names</title><p>{ARTICLE_WORDS} buy this domain {ARTICLE_WORDS}</p>",
+    "<title>Gone</title><p>" + "word " * 400 + "</p>",
+    "<html><head><title></title></head><body><div id='app'></div></body></html>",
+    "<title></title><svg><title>Logo</title></svg>",
+    "<title>App</title><script>var page = '<h1>not found</h1>'; i-->0;</script><p>Hi</p>",
+    "<title>Unclosed</title><h1>Our news<p>" + "word " * 600,
+    "<title>Short</title><p>Hello there, reader.</p>",
+    f"<title>Long &amp; fine</title><h1>Attention</h1><p>{ARTICLE_WORDS}</p><p>oops</p>",
+]
+
+
+def flagged(page: FetchResult) -> list[soft404.Signal]:
+    """The page signals the full parse raises (redirect signals need no page)."""
+    text = soft404.page_text(page)
+    signals = (soft404.empty_signal(page, text), soft404.parked_signal(page, text),
+               soft404.phrase_signal(text))  # fmt: skip
+    return [s for s in signals if s is not None]
+
+
+@pytest.mark.parametrize("body", CORPUS)
+def test_cheap_pass_clears_only_pages_the_parse_would_not_flag(body: str) -> None:
+    page = html_page(body)
+    if soft404.quick_clean(page):
+        assert flagged(page) == []
+
+
+def test_ordinary_articles_are_judged_without_a_parse() -> None:
+    for body in CORPUS[:2]:  # long articles; "error" in the title and text of one
+        page = html_page(body)
+        assert soft404.assess(page.url, page).signals == []
+        assert page._soup is None  # cleared by the cheap pass: never parsed
+    page = html_page(CORPUS[3])
+    assert soft404.assess(page.url, page).is_soft404
+    assert page._soup is not None  # parsed once, kept for the metadata stage
+
+
+def test_an_unclosed_head_does_not_hide_the_article() -> None:
+    page = html_page(CORPUS[2])
+    assert soft404.page_text(page).words == 600  # html.parser keeps <body> inside <head>
+    assert not soft404.assess(page.url, page).is_soft404
+    assert page.soup().find("p") is not None  # the shared parse is left whole
+
+
+@pytest.mark.parametrize("index", [3, 4, 5, 7])
+def test_not_found_and_parked_pages_are_never_cleared(index: int) -> None:
+    page = html_page(CORPUS[index])
+    assert not soft404.quick_clean(page)
+    assert flagged(page)
+
+
+# -- the keys that let a substring test skip a regex --------------------------------------------
+def spellings(items: object) -> list[str]:
+    """Every string a finite pattern matches (``\\s*``-style runs dropped, ``x?`` both ways)."""
+    import re._constants as c
+
+    out = [""]
+    for op, arg in items:  # type: ignore[attr-defined]
+        if op is c.LITERAL:
+            tails = [chr(arg)]
+        elif op is c.AT:
+            tails = [""]
+        elif op is c.BRANCH:
+            tails = [s for branch in arg[1] for s in spellings(branch)]
+        elif op is c.SUBPATTERN:
+            tails = spellings(arg[3])
+        elif op is c.MAX_REPEAT and arg[1] == 1:
+            tails = ["", *spellings(arg[2])]
+        elif op is c.MAX_REPEAT and arg[2][0][0] is c.IN:  # \s* and the like
+            tails = [""]
+        elif op is c.IN and all(kind is c.LITERAL for kind, _ in arg):
+            tails = [chr(code) for _, code in arg]
+        else:
+            raise AssertionError(f"extend spellings() for {op}")
+        out = [head + tail for head in out for tail in tails]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("pattern", "keys"),
+    [
+        (soft404.STRONG_PHRASES, soft404.STRONG_KEYS),
+        (soft404.WEAK_PHRASES, soft404.WEAK_KEYS),
+        (soft404.PARKED_MARKERS, soft404.PARKED_KEYS),
+        (generic.CHALLENGE_ON_200, generic.CHALLENGE_ON_200_KEYS),
+    ],
+)
+def test_every_phrase_contains_one_of_its_keys(pattern: re.Pattern[str], keys: tuple[str]) -> None:
+    import re._parser
+
+    phrases = spellings(re._parser.parse(pattern.pattern, pattern.flags))
+    assert len(phrases) > 5
+    for phrase in phrases:
+        assert any(key in phrase.lower() for key in keys), phrase
+        assert soft404.mentions(f"Well: {phrase.upper()}.", pattern, keys), phrase

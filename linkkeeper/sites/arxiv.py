@@ -103,3 +103,151 @@ class ArxivSite:
         else:
             base.reason = f"the PDF answers {page.status} but the abstract page is live"
         return base
+
+
+# -- metadata: the export API ------------------------------------------------------------------
+# Title, authors, abstract, dates, category and DOI of papers come from export.arxiv.org in
+# batches, at most one request per 3 s (the fetcher's built-in host default for the API). The
+# entries come back in any order and are matched by id; a malformed id makes the whole answer
+# one "Error" entry; under load the API answers 503, 429 or a plain "Rate exceeded.".
+from collections.abc import Iterable  # noqa: E402  (appended section: its own imports)
+from typing import Any, NamedTuple  # noqa: E402
+
+API_HOST = "export.arxiv.org"
+API_QUERY = "https://export.arxiv.org/api/query?id_list={ids}&max_results={count}"
+API_BATCH = 50  # ids per request (the URL stays short)
+API_TRIES = 2  # the first request and one polite retry
+ATOM = "http://www.w3.org/2005/Atom"
+ATOM_NS = {"atom": ATOM, "arxiv": "http://arxiv.org/schemas/atom"}
+ENTRY_ID = re.compile(r"/abs/(?P<id>.+?)(?:v(?P<version>\d+))?$")
+BAD_ID = re.compile(r"incorrect id format for (?P<id>\S+)", re.IGNORECASE)
+VERSION = re.compile(r"v\d+$")
+
+
+class ArxivPaper(NamedTuple):
+    """One paper as the export API describes it (latest version)."""
+
+    id: str  # without version
+    version: int | None
+    title: str
+    authors: tuple[str, ...]
+    abstract: str
+    published: str  # v1, ISO 8601
+    updated: str  # latest version, ISO 8601
+    primary_category: str | None
+    doi: str | None
+    journal_ref: str | None
+
+
+class ArxivFeed(NamedTuple):
+    papers: dict[str, ArxivPaper]  # by id without version
+    bad_ids: list[str]  # ids the API called malformed ("Error" entry)
+
+
+def base_id(arxiv_id: str) -> str:
+    """``1706.03762v7`` -> ``1706.03762``."""
+    return VERSION.sub("", arxiv_id)
+
+
+def _text(element: Any, path: str) -> str:
+    found = element.find(path, ATOM_NS)
+    return " ".join((found.text or "").split()) if found is not None else ""
+
+
+def parse_feed(body: bytes) -> ArxivFeed | None:
+    """The papers of an API answer; ``None`` when it is not an Atom feed (rate-limit text)."""
+    from xml.etree import ElementTree
+
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return None
+    if root.tag != f"{{{ATOM}}}feed":
+        return None
+    feed = ArxivFeed({}, [])
+    for entry in root.findall("atom:entry", ATOM_NS):
+        title, summary = _text(entry, "atom:title"), _text(entry, "atom:summary")
+        found = ENTRY_ID.search(_text(entry, "atom:id"))
+        if title == "Error" or found is None or "/api/errors" in _text(entry, "atom:id"):
+            if bad := BAD_ID.search(summary):
+                feed.bad_ids.append(bad["id"])
+            continue
+        category = entry.find("arxiv:primary_category", ATOM_NS)
+        paper = ArxivPaper(
+            id=found["id"],
+            version=int(found["version"]) if found["version"] else None,
+            title=title,
+            authors=tuple(
+                name
+                for a in entry.findall("atom:author", ATOM_NS)
+                if (name := _text(a, "atom:name"))
+            ),
+            abstract=summary,
+            published=_text(entry, "atom:published"),
+            updated=_text(entry, "atom:updated"),
+            primary_category=category.get("term") if category is not None else None,
+            doi=_text(entry, "arxiv:doi") or None,
+            journal_ref=_text(entry, "arxiv:journal_ref") or None,
+        )
+        feed.papers[paper.id] = paper
+    return feed
+
+
+def api_url(ids: list[str]) -> str:
+    return API_QUERY.format(ids=",".join(ids), count=len(ids))
+
+
+async def fetch_papers(ids: Iterable[str], fetcher: Fetcher) -> dict[str, ArxivPaper]:
+    """The API's description of each paper (by id without version); missing ones are left out.
+
+    Never raises: a rate-limited or broken API yields ``{}`` and the caller falls back to the
+    abstract page's ``citation_*`` tags."""
+    wanted = sorted({base_id(i) for i in ids})
+    papers: dict[str, ArxivPaper] = {}
+    for start in range(0, len(wanted), API_BATCH):
+        papers.update(await _query(wanted[start : start + API_BATCH], fetcher))
+    return papers
+
+
+async def _query(batch: list[str], fetcher: Fetcher) -> dict[str, ArxivPaper]:
+    import asyncio
+    import logging
+
+    from linkkeeper.fetcher import retry_after_seconds
+
+    for attempt in range(1, API_TRIES + 1):
+        if not batch:
+            return {}
+        answer = await fetcher.fetch(api_url(batch), retries=0)
+        feed = parse_feed(answer.body) if answer.error is None and answer.status == 200 else None
+        if feed is not None and not feed.bad_ids:
+            return feed.papers
+        if feed is not None:  # drop what the API calls malformed and ask again for the rest
+            batch = [i for i in batch if i not in feed.bad_ids]
+        if attempt < API_TRIES:
+            wait = retry_after_seconds(answer.headers.get("retry-after"), 60.0)
+            await asyncio.sleep(wait or fetcher.scheduler.interval(API_HOST))
+    seen = answer.error or f"HTTP {answer.status} {answer.text(80).strip()!r}"
+    logging.getLogger(__name__).warning("arXiv API gave nothing for %s (%s)", batch, seen)
+    return {}
+
+
+def paper_fields(paper: ArxivPaper) -> dict[str, dict[str, Any]]:
+    """The ledger's ``metadata`` fields of one paper, all from the API."""
+    values: dict[str, Any] = {
+        "title": paper.title,
+        "authors": list(paper.authors),
+        "abstract": paper.abstract,
+        "published": paper.published[:10],
+        "updated": paper.updated[:10],
+        "latest_version": f"v{paper.version}" if paper.version else None,
+        "primary_category": paper.primary_category,
+        "doi": paper.doi,
+        "journal_ref": paper.journal_ref,
+        "site": "arXiv",
+    }
+    return {
+        name: {"value": value, "source": "arxiv-api", "confidence": "high"}
+        for name, value in values.items()
+        if value
+    }

@@ -78,6 +78,10 @@ CHALLENGE_ON_200 = re.compile(
     r"|cdn-cgi/challenge-platform|captcha-delivery\.com|px-captcha|confirm you(?:'|’)re not a bot",
     re.IGNORECASE,
 )
+# What every match of CHALLENGE_ON_200 contains (lower case): most pages are ruled out by a
+# substring test before the regex runs (see soft404.mentions).
+CHALLENGE_ON_200_KEYS = ("just a moment", "attention required", "challenge-platform", "captcha",
+                         "not a bot")  # fmt: skip
 CHALLENGE_SCAN_BYTES = 64 * 1024
 
 PERMANENT = frozenset({301, 308})
@@ -96,7 +100,10 @@ def challenge_marker(page: FetchResult) -> str | None:
     if page.headers.get("cf-mitigated", "").lower() == "challenge":
         return "cf-mitigated: challenge"
     ok = page.status is not None and 200 <= page.status < 300
-    found = (CHALLENGE_ON_200 if ok else CHALLENGE_ANY).search(page.text(CHALLENGE_SCAN_BYTES))
+    text = page.text(CHALLENGE_SCAN_BYTES)
+    if ok and not soft404.mentions(text, CHALLENGE_ON_200, CHALLENGE_ON_200_KEYS):
+        return None
+    found = (CHALLENGE_ON_200 if ok else CHALLENGE_ANY).search(text)
     return " ".join(found.group(0).split())[:60] if found else None
 
 

@@ -83,3 +83,43 @@ class MirrorSite:
             k: entry.get(k) for k in ("title", "publishedAtTimestamp", "digest") if k in entry
         }
         return judged
+
+
+# -- metadata (the metadata stage reads what ``check`` already fetched) -------------------------
+if TYPE_CHECKING:
+    from linkkeeper.metadata import Found
+
+
+def metadata(judgement: Judgement) -> Found:
+    """Title, publication (``displayName``/``ens``), date and markdown body of the entry."""
+    from datetime import UTC, datetime
+
+    from linkkeeper.metadata import Found
+
+    result = Found()
+    page = judgement.page
+    data = next_data(page) if page is not None and page.error is None else None
+    if page is None or data is None:
+        return result
+    digest = urlsplit(page.final_url or page.url).path.rstrip("/").rsplit("/", 1)[-1]
+    entry = find_entry(data, digest)
+    if entry is None:
+        return result
+    title = entry.get("title")
+    result.add("title", " ".join(title.split()) if isinstance(title, str) else None, "next-data")
+    state = data.get("props", {}).get("pageProps", {}).get("__APOLLO_STATE__") or {}
+    publisher = entry.get("publisher") if isinstance(entry.get("publisher"), dict) else {}
+    ref = (publisher.get("project") or {}).get("__ref") if isinstance(publisher, dict) else None
+    project = state.get(ref) if isinstance(ref, str) else None
+    if isinstance(project, dict):
+        name = project.get("displayName") or project.get("ens")
+        result.add("authors", [name] if isinstance(name, str) and name.strip() else None,
+                   "next-data")  # fmt: skip
+    stamp = entry.get("publishedAtTimestamp")
+    if isinstance(stamp, int | float) and not isinstance(stamp, bool) and stamp > 0:
+        day = datetime.fromtimestamp(stamp, UTC).date().isoformat()
+        result.add("published", day, "next-data")
+    result.add("site", "Mirror", "next-data")
+    body = entry.get("body")
+    result.text = body if isinstance(body, str) and body.strip() else None
+    return result

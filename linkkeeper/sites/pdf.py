@@ -74,3 +74,53 @@ class PdfSite:
             return missing_url()
         page = await fetcher.fetch(reading.url)
         return await judge_page(reading.url, page, fetcher)
+
+
+# -- metadata (the metadata stage reads what ``check`` already fetched) -------------------------
+if TYPE_CHECKING:
+    from linkkeeper.metadata import Found
+
+# Document-info titles are often file names or placeholders: then the first line of page 1 is
+# the better guess. Both are low confidence.
+JUNK_TITLE = re.compile(
+    r"\.(?:indd|docx?|pdf|qxd|qxp|pages|odt|rtf|tex|dvi|ps|eps|ai|pptx?|xlsx?)$"
+    r"|^(?:microsoft (?:word|powerpoint) - |untitled|title|document\d*$|no title|slide \d+$)"
+    r"|^[\w\s.-]*\\|^/|^\s*$",
+    re.IGNORECASE,
+)
+TEXT_PAGES = 30  # pages read for the drift fingerprint and the word count
+
+
+def metadata(judgement: Judgement) -> Found:
+    """Title, author and page count from the document info; text of the first pages."""
+    import io
+    import logging
+
+    from linkkeeper.metadata import Found
+
+    result = Found()
+    page = judgement.page
+    if page is None or not is_pdf(page.body):
+        return result
+    try:
+        from pypdf import PdfReader
+
+        reader = PdfReader(io.BytesIO(page.body))
+        info = reader.metadata or {}
+        texts = [p.extract_text() or "" for p in reader.pages[:TEXT_PAGES]]
+        pages = len(reader.pages)
+    except Exception as exc:  # pypdf raises many kinds on broken or cut-off files
+        logging.getLogger(__name__).info("no PDF metadata for %s: %s", page.url, exc)
+        return result
+    title = " ".join(str(info.get("/Title") or "").split())
+    first_line = next((" ".join(t.split()) for t in (texts[0] if texts else "").splitlines()
+                       if len(t.strip()) > 2), "")  # fmt: skip
+    if title and not JUNK_TITLE.search(title) and len(title) > 3:
+        result.add("title", title, "pdf-info")
+    else:
+        result.add("title", first_line[:200] or None, "pdf-text")
+    author = " ".join(str(info.get("/Author") or "").split())
+    result.add("authors", [author] if author else None, "pdf-info", "low")
+    result.add("pages", pages, "pdf-info", "high")
+    result.text = "\n".join(texts) or None
+    return result

@@ -98,3 +98,28 @@ class YouTubeSite:
         failed.reason = f"YouTube oEmbed: {failed.reason}"
         failed.extra = {"video_id": vid}
         return failed
+
+
+# -- metadata (the metadata stage reads what ``check`` already fetched) -------------------------
+if TYPE_CHECKING:
+    from linkkeeper.metadata import Found
+
+
+def metadata(judgement: Judgement) -> Found:
+    """Title and channel from the oEmbed answer kept in ``judgement.extra["oembed"]``."""
+    from linkkeeper.metadata import Found
+
+    result = Found()
+    oembed = judgement.extra.get("oembed")
+    if not isinstance(oembed, dict):
+        return result
+    for name, key in (("title", "title"), ("channel_url", "author_url")):
+        value = oembed.get(key)
+        result.add(name, " ".join(value.split()) if isinstance(value, str) else None, "oembed")
+    channel = oembed.get("author_name")
+    if isinstance(channel, str) and channel.strip():
+        result.add("authors", [channel.strip()], "oembed")
+    provider = oembed.get("provider_name")
+    result.add("site", provider if isinstance(provider, str) else "YouTube", "oembed")
+    result.add("content_type", "video", "oembed")
+    return result

@@ -1,0 +1,81 @@
+"""When each reading's success was last confirmed: a machine-local cache beside the ledger.
+
+A repeated identical success is not written to the record (a nightly commit must show only real
+changes), so the record alone cannot tell whether last night's check saw the link alive.
+``snapshots/.freshness.json`` remembers that per reading and URL for ``--max-age``. It is
+git-ignored and written atomically once per run; losing it (a fresh CI checkout) only means
+the next run re-checks the successes, which is correct, just slower.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from linkkeeper._atomic import atomic_write_text
+from linkkeeper.health import format_time, parse_time
+
+FRESHNESS_NAME = ".freshness.json"
+VERSION = 1
+
+log = logging.getLogger(__name__)
+
+
+class FreshnessCache:
+    """``reading id -> (URL, last confirmed success)``; a changed URL makes an entry void."""
+
+    def __init__(self, path: Path, entries: dict[str, dict[str, Any]] | None = None) -> None:
+        self.path = path
+        self._entries = entries or {}
+        self._dirty = False
+        self._lock = threading.Lock()  # the check engine records from worker threads
+
+    @classmethod
+    def load(cls, folder: Path) -> FreshnessCache:
+        """The cache of a ledger folder; missing or unreadable means empty (re-check all)."""
+        path = Path(folder) / FRESHNESS_NAME
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls(path)
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring %s (%s): successes will be re-checked", path, exc)
+            return cls(path)
+        entries = data.get("confirmed") if isinstance(data, dict) else None
+        if data.get("version") != VERSION or not isinstance(entries, dict):
+            return cls(path)
+        return cls(path, {k: v for k, v in entries.items() if isinstance(v, dict)})
+
+    def confirmed(self, reading_id: str, url: str | None) -> datetime | None:
+        """When a success of ``url`` was last seen for this reading, if known."""
+        entry = self._entries.get(reading_id)
+        if entry is None or entry.get("url") != url:
+            return None
+        try:
+            return parse_time(entry.get("at"))
+        except ValueError:
+            return None
+
+    def confirm(self, reading_id: str, url: str | None, at: datetime) -> None:
+        """Remember a success seen at ``at`` (an older time never replaces a newer one)."""
+        with self._lock:
+            known = self.confirmed(reading_id, url)
+            if known is not None and known >= at:
+                return
+            self._entries[reading_id] = {"url": url, "at": format_time(at)}
+            self._dirty = True
+
+    def save(self) -> bool:
+        """Write the cache atomically if anything changed; True when written."""
+        with self._lock:
+            if not self._dirty:
+                return False
+            document = {"version": VERSION, "confirmed": self._entries}
+            text = json.dumps(document, sort_keys=True, separators=(",", ":")) + "\n"
+            atomic_write_text(self.path, text)
+            self._dirty = False
+            return True

@@ -1,0 +1,51 @@
+"""Ledger writes in the background of a check run, in batches.
+
+The engine folds each result into its record on the event loop (CPU work), then hands the
+file write here and goes on fetching. One write at a time runs in a thread, taking every
+record staged meanwhile as one group commit (:meth:`Ledger.write_all`): the fsyncs of a busy
+run cost about one journal commit per batch, and a single thread doing pure I/O hardly
+competes with the loop for the GIL (six threads of small writes slowed the loop's own system
+calls by a third). A row is final only once its record is on disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from linkkeeper.ledger import Ledger, PendingWrite
+
+MAX_BATCH = 64  # records per group commit (each holds a file descriptor until its rename)
+
+
+class WriteBehind:
+    """Queue of staged record writes; ``done`` callbacks run on the loop after each write."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._queue: list[tuple[PendingWrite, Callable[[], None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def submit(self, write: PendingWrite, done: Callable[[], None]) -> None:
+        """Write soon; call ``done`` once the record is on disk."""
+        self._queue.append((write, done))
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    async def flush(self) -> None:
+        """Wait until every submitted write is on disk; raises what a write raised."""
+        while self._task is not None:
+            task = self._task
+            await task
+            if self._task is task:
+                self._task = None
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            # the default executor: asyncio.run waits for it, so an interrupted run still
+            # finishes the batch under way before the ledger lock is released
+            await loop.run_in_executor(None, self.ledger.write_all, [w for w, _ in batch])
+            for _, done in batch:
+                done()
