@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from linkkeeper.health import format_time, parse_time
+from linkkeeper.health import HealthPolicy, format_time, parse_time
 from linkkeeper.iakeys import KEYS_HELP, Keys
 from linkkeeper.ledger import Ledger, Record
 from linkkeeper.links import pick_capture
@@ -651,6 +651,7 @@ class ArchiveOptions:
     cdx_interval: float = 2.0
     refresh_captures: bool = False
     user_agent_contact: str | None = None
+    policy: HealthPolicy = field(default_factory=HealthPolicy)  # records' health is re-derived
 
 
 def spn2_within(delta: timedelta) -> str:
@@ -687,7 +688,7 @@ def main(
     settings = ArchiveSettings(window=options.if_not_archived_within)
     pacer = pacer or Pacer(per_minute=options.captures_per_minute)
     try:
-        ledger = Ledger(options.snapshots)
+        ledger = Ledger(options.snapshots, policy=options.policy)
         with _locked(ledger, options.dry_run), _progress() as (on_step, on_done):
 
             def make_run(wayback: WaybackClient) -> ArchiveRun:

@@ -7,7 +7,7 @@ ledger the moment it arrives, so Ctrl-C or a crash keeps everything finished so 
 
 Offline nights: results that failed to connect (``connect``/``dns``) are held back until some
 link answers. If none ever does (two or more hosts, all unreachable), the machine is probably
-offline, and they are recorded as ``transient`` with reason "network unreachable" instead of
+offline, and they are recorded as ``skipped`` with reason "network unreachable" instead of
 ``broken``; if the run is interrupted first, they are not recorded at all (they will be
 re-checked, as every failure is).
 """
@@ -31,7 +31,7 @@ import click
 from linkkeeper._atomic import atomic_write_text
 from linkkeeper.config import HostOverride
 from linkkeeper.drift import annotate_row as annotate_drift
-from linkkeeper.health import needs_check
+from linkkeeper.health import HealthPolicy, needs_check
 from linkkeeper.models import CheckResult, Reading, Verdict
 from linkkeeper.report import OFFLINE_MESSAGE, Outcome, Row, has_findings, print_rich, render
 
@@ -192,8 +192,10 @@ class CheckRun:
         offline = not self._reached and len(hosts) >= OFFLINE_MIN_HOSTS
         if offline:
             for _, result in self._held:
-                result.verdict = Verdict.TRANSIENT
-                result.reason = f"{NETWORK_UNREACHABLE} ({result.reason})"
+                # Skipped, not transient: a night without network says nothing about the
+                # link, so it must not count towards dead.
+                result.verdict = Verdict.SKIPPED
+                result.reason = f"{NETWORK_UNREACHABLE} ({result.reason}); not counted"
                 result.suggestion = None
         await self._release()
         if self._writer is not None:
@@ -332,6 +334,7 @@ class CheckOptions:
     host_interval: float = 0.5
     hosts: Mapping[str, HostOverride] = field(default_factory=dict)
     user_agent_contact: str | None = None
+    policy: HealthPolicy = field(default_factory=HealthPolicy)  # when failing becomes dead
 
 
 def main(
@@ -353,7 +356,8 @@ def main(
     stdout_terminal = sys.stdout.isatty() and options.output is None and options.fmt == "text"
     done = 0
     try:
-        with Ledger(options.snapshots) as ledger, _progress(len(selected)) as advance:
+        ledger = Ledger(options.snapshots, policy=options.policy)
+        with ledger, _progress(len(selected)) as advance:
 
             def on_row(row: Row) -> None:
                 nonlocal done

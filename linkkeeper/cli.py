@@ -15,19 +15,6 @@ import click
 from linkkeeper import __version__
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-COMMANDS = [
-    "list",
-    "import",
-    "check",
-    "archive",
-    "show",
-    "publish",
-    "week",
-    "open",
-    "nightly",
-    "demo",
-    "sandbox",
-]
 
 
 def fail(message: str) -> NoReturn:
@@ -75,6 +62,38 @@ def format_option(*choices: str) -> Any:
     return decorate
 
 
+def health_policy_options(func: Any) -> Any:
+    """When a failing link becomes dead; every command that writes health takes these."""
+    func = click.option(
+        "--dead-after-hours",
+        type=click.FloatRange(min=0),
+        default=48.0,
+        show_default=True,
+        envvar="LINKKEEPER_DEAD_AFTER_HOURS",
+        show_envvar=True,
+        help="...spanning at least this many hours from the first failure to the latest.",
+    )(func)
+    return click.option(
+        "--dead-after-failures",
+        type=click.IntRange(min=1),
+        default=3,
+        show_default=True,
+        envvar="LINKKEEPER_DEAD_AFTER_FAILURES",
+        show_envvar=True,
+        help="A link is dead after this many failed checks since its last success...",
+    )(func)
+
+
+def health_policy(options: dict[str, Any]) -> Any:
+    """Pop the two health options out of a command's keyword arguments as a HealthPolicy."""
+    from linkkeeper.health import HealthPolicy
+
+    return HealthPolicy(
+        dead_after_failures=options.pop("dead_after_failures"),
+        dead_after_hours=options.pop("dead_after_hours"),
+    )
+
+
 # -- the group ------------------------------------------------------------------------------
 class LazyGroup(click.Group):
     """Reads the config file once, before any command, into Click's ``default_map``."""
@@ -89,7 +108,7 @@ class LazyGroup(click.Group):
             config = load_config(config_path if config_path else find_config())
         except ConfigError as exc:
             fail(str(exc))
-        extra.setdefault("default_map", config.default_map(COMMANDS))
+        extra.setdefault("default_map", config.default_map(list(self.commands)))
         ctx = super().make_context(info_name, args, parent=parent, **extra)
         ctx.meta["linkkeeper.config"] = config
         return ctx
@@ -333,6 +352,7 @@ def _duration(ctx: click.Context, param: click.Parameter, text: Any) -> Any:
     metavar="SECONDS",
     help="Minimum gap between request starts to one host.",
 )
+@health_policy_options
 def check_command(ids: tuple[str, ...], readings: Path, **options: Any) -> None:
     """Check the readings' links, record the results in snapshots/, report what needs doing.
 
@@ -344,9 +364,11 @@ def check_command(ids: tuple[str, ...], readings: Path, **options: Any) -> None:
 
     ctx = click.get_current_context()
     config = ctx.meta.get("linkkeeper.config")
+    policy = health_policy(options)
     check_options = CheckOptions(
         readings=readings,
         ids=ids,
+        policy=policy,
         hosts=config.hosts if config else {},
         user_agent_contact=config.shared.get("user_agent_contact") if config else None,
         **options,
@@ -478,7 +500,7 @@ def open_command(reading_id: str, readings: Path, snapshots: Path, browser: bool
 # nightly shares these options (and their environment variables) with check
 _NIGHTLY_FROM_CHECK = ("readings", "snapshots", "fmt", "fail_on", "remap", "allow_private",
                        "max_age", "force", "max_concurrency", "host_concurrency",
-                       "host_interval")  # fmt: skip
+                       "host_interval", "dead_after_failures", "dead_after_hours")  # fmt: skip
 
 
 @cli.command("nightly")
@@ -553,6 +575,7 @@ def nightly_command(readings: Path, snapshots: Path, **options: Any) -> None:
     from linkkeeper.nightly import NightlyError, NightlyOptions, main
 
     config = click.get_current_context().meta.get("linkkeeper.config")
+    policy = health_policy(options)
     check = {name: options.pop(name) for name in _NIGHTLY_FROM_CHECK if name in options}
     archive = {name: options.pop(name) for name in _NIGHTLY_FROM_ARCHIVE if name in options}
     try:
@@ -565,6 +588,7 @@ def nightly_command(readings: Path, snapshots: Path, **options: Any) -> None:
             snapshots=snapshots,
             hosts=config.hosts if config else {},
             user_agent_contact=config.shared.get("user_agent_contact") if config else None,
+            policy=policy,
             **check,
         ),
         github_token=os.environ.get("GITHUB_TOKEN") or None,
@@ -741,6 +765,7 @@ def sandbox_command(rules_file: Path | None) -> None:
     show_envvar=True,
     help="Look up existing captures again even when the recorded ones are fresh.",
 )
+@health_policy_options
 def archive_command(ids: tuple[str, ...], readings: Path, **options: Any) -> None:
     """Archive the readings in the Wayback Machine and record the captures in snapshots/.
 
@@ -757,9 +782,11 @@ def archive_command(ids: tuple[str, ...], readings: Path, **options: Any) -> Non
 
     ctx = click.get_current_context()
     config = ctx.meta.get("linkkeeper.config")
+    policy = health_policy(options)
     archive_options = ArchiveOptions(
         readings=readings,
         ids=ids,
+        policy=policy,
         user_agent_contact=config.shared.get("user_agent_contact") if config else None,
         **options,
     )
@@ -818,3 +845,43 @@ def show_command(reading_id: str, readings: Path, snapshots: Path, fmt: str, his
         fail(str(exc))
     document = gather(reading, record)
     click.echo(render_json(document) if fmt == "json" else render_text(document, history), nl=False)
+
+
+# -- prune (the only command that deletes ledger records) ------------------------------------
+@cli.command("prune")
+@readings_option
+@snapshots_option
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Really delete; without it, only list what would go.",
+)
+def prune_command(readings: Path, snapshots: Path, yes: bool) -> None:
+    """Delete the ledger records of readings that left readings.yaml (orphans).
+
+    Nothing else ever deletes a record: check marks them `orphaned` and keeps their history.
+    Without --yes this only lists them.
+
+    \b
+    Exit codes: 0 done (or nothing to do), 2 bad input, a corrupt record or a locked ledger.
+    """
+    from linkkeeper.ledger import Ledger, LedgerError
+
+    curriculum = load_curriculum(readings)
+    try:
+        with Ledger(snapshots) as ledger:
+            ledger.sync(curriculum.readings())
+            orphans = sorted(r.id for r in ledger.records() if r.orphaned)
+            if not orphans:
+                click.echo(f"No orphaned records in {snapshots}/.")
+                return
+            if not yes:
+                click.echo(f"{len(orphans)} orphaned record(s) in {snapshots}/ would be deleted:")
+                for reading_id in orphans:
+                    click.echo(f"  {reading_id}")
+                click.echo("Run again with --yes to delete them (git keeps their history).")
+                return
+            removed = ledger.prune_orphans()
+    except LedgerError as exc:
+        fail(str(exc))
+    click.echo(f"Deleted {len(removed)} orphaned record(s): {', '.join(removed)}")

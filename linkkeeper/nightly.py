@@ -104,7 +104,7 @@ def run_check(
         raise NightlyError(str(exc)) from None
     readings = curriculum.readings()
     try:
-        with Ledger(options.snapshots, clock=clock) as ledger:
+        with Ledger(options.snapshots, clock=clock, policy=options.policy) as ledger:
             run = CheckRun(ledger, options.max_age, options.force, clock, on_row)
             return asyncio.run(run_with_options(run, readings, readings, options, remapper))
     except LedgerError as exc:
@@ -139,7 +139,7 @@ def _archive(
     )
     settings = ArchiveSettings(window=archive.if_not_archived_within)
     pacer = Pacer(per_minute=archive.captures_per_minute)
-    with Ledger(check.snapshots, clock=clock) as ledger:
+    with Ledger(check.snapshots, clock=clock, policy=check.policy) as ledger:
 
         def make_run(wayback: WaybackClient) -> ArchiveRun:
             return ArchiveRun(ledger, wayback, settings, pacer, clock)

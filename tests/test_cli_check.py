@@ -205,6 +205,28 @@ def test_config_file_defaults(clean_sandbox: Sandbox, project: Path) -> None:
     assert run(clean_sandbox, "gone", "--fail-on", "never").exit_code == 0  # the flag wins
 
 
+def test_dead_threshold_from_config_env_and_flags(clean_sandbox: Sandbox, project: Path) -> None:
+    # Default policy: one failure is only "failing", so --fail-on dead passes.
+    first = run(clean_sandbox, "gone", "--format", "json")
+    assert results_by_id(first)["gone"]["health"] == "failing"
+    assert first.exit_code == 0
+    # The shared config key lowers the bar for every command: one failure, no time span.
+    (project / "pyproject.toml").write_text(
+        "[tool.linkkeeper]\ndead_after_failures = 1\ndead_after_hours = 0\n"
+    )
+    second = run(clean_sandbox, "gone", "--format", "json")
+    assert results_by_id(second)["gone"]["health"] == "dead"
+    assert second.exit_code == 1
+    stored = json.loads((project / "snapshots" / "gone.json").read_text())
+    assert stored["health"]["state"] == "dead"
+    # The environment beats the file, and a flag beats both.
+    env = {"LINKKEEPER_DEAD_AFTER_FAILURES": "5"}
+    third = run(clean_sandbox, "gone", "--format", "json", env=env)
+    assert results_by_id(third)["gone"]["health"] == "failing"
+    fourth = run(clean_sandbox, "gone", "--format", "json", "--dead-after-failures", "2", env=env)
+    assert results_by_id(fourth)["gone"]["health"] == "dead"
+
+
 def test_bad_readings_file_exits_2_with_the_location(clean_sandbox: Sandbox, project: Path) -> None:
     (project / "readings.yaml").write_text(
         "weeks:\n  - week: 1\n    readings:\n      - url: nope\n"
