@@ -32,6 +32,7 @@ from linkkeeper._atomic import atomic_write_text
 from linkkeeper.config import HostOverride
 from linkkeeper.drift import annotate_row as annotate_drift
 from linkkeeper.health import HealthPolicy, needs_check
+from linkkeeper.links import annotate_row as annotate_archive
 from linkkeeper.models import CheckResult, Reading, Verdict
 from linkkeeper.report import OFFLINE_MESSAGE, Outcome, Row, has_findings, print_rich, render
 
@@ -55,7 +56,7 @@ OFFLINE_MIN_HOSTS = 2  # one unreachable host is a dead host, not an offline mac
 # Seam for later stages: functions that copy what they stored in a record onto its report row
 # (the archive command: ``row.archive_url`` from ``captures``; drift: ``row.changed``).
 RowAnnotator = Callable[["Record", Row], None]
-ROW_ANNOTATORS: list[RowAnnotator] = [annotate_drift]
+ROW_ANNOTATORS: list[RowAnnotator] = [annotate_drift, annotate_archive]
 
 
 class SelectionError(ValueError):

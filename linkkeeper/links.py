@@ -204,3 +204,11 @@ def explain(choice: LinkChoice) -> str | None:
             "note: the ledger has no checks of this URL yet (it was edited); run linkkeeper check"
         )
     return None
+
+
+def annotate_row(record: Record, row: Any) -> None:
+    """Put the reading's best archived copy on its report row (a check ``ROW_ANNOTATORS``
+    entry), so every report can offer the archive beside a link that is not ok."""
+    capture = choose(row.reading, record).capture
+    if capture is not None:
+        row.archive_url = capture.url

@@ -182,7 +182,6 @@ def _annotate(outcome: Outcome, ledger: Ledger) -> dict[str, datetime | None]:
     """Refresh the rows from the ledger after every stage wrote to it (archive links, drift);
     returns each reading's health ``since`` for the issue."""
     from linkkeeper.check import ROW_ANNOTATORS
-    from linkkeeper.links import choose
 
     since: dict[str, datetime | None] = {}
     for row in outcome.rows:
@@ -191,9 +190,6 @@ def _annotate(outcome: Outcome, ledger: Ledger) -> dict[str, datetime | None]:
             continue
         for annotate in ROW_ANNOTATORS:
             annotate(record, row)
-        capture = choose(row.reading, record).capture
-        if row.archive_url is None and capture is not None:
-            row.archive_url = capture.url
         since[row.reading.id] = record.health.since
     return since
 

@@ -227,6 +227,27 @@ def test_dead_threshold_from_config_env_and_flags(clean_sandbox: Sandbox, projec
     assert results_by_id(fourth)["gone"]["health"] == "dead"
 
 
+def test_report_offers_the_archived_copy(clean_sandbox: Sandbox, project: Path) -> None:
+    from linkkeeper.models import Reading
+
+    snapshot = "https://web.archive.org/web/20220315101010/https://blog.example/gone"
+    with Ledger(project / "snapshots") as ledger:
+        record = ledger.record_for(Reading(id="gone", title=None, url="https://blog.example/gone"))
+        record.section("captures").update(
+            url="https://blog.example/gone",
+            assigned={"timestamp": "20220315101010", "url": snapshot,
+                      "original": "https://blog.example/gone"},
+        )  # fmt: skip
+        ledger.save(record)
+    result = run(clean_sandbox, "gone", "live", "--format", "json")
+    rows = results_by_id(result)
+    assert rows["gone"]["verdict"] == "broken"
+    assert rows["gone"]["archive_url"] == snapshot
+    assert rows["live"]["archive_url"] is None
+    text = run(clean_sandbox, "gone", "--format", "text").stdout
+    assert snapshot in text
+
+
 def test_bad_readings_file_exits_2_with_the_location(clean_sandbox: Sandbox, project: Path) -> None:
     (project / "readings.yaml").write_text(
         "weeks:\n  - week: 1\n    readings:\n      - url: nope\n"
