@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -160,7 +161,7 @@ class CheckRun:
 
     async def check(self, link: _Link, fetcher: Fetcher) -> None:
         """Fetch and judge one link, then record its result for each of its readings."""
-        from linkkeeper.metadata import record_judgement
+        from linkkeeper.metadata import harvest
         from linkkeeper.sites import Judgement, site_for
 
         site = site_for(link.url)
@@ -174,7 +175,13 @@ class CheckRun:
                 "please report it",
             )
         at = self.clock()
-        await asyncio.to_thread(record_judgement, self.ledger, link.readings, judgement, at)
+        # Metadata and drift: read the page once, on the loop (CPU work in a thread would only
+        # fight the loop for the GIL), then let the page and its parse go; the fields are
+        # folded into each record by the check's own write (one read, one write per record).
+        found = harvest(link.readings[0], judgement)
+        if judgement.page is not None:
+            judgement.page.release()
+        fold = None if found is None else partial(found.apply, now=at)
         results = [
             (reading, _result(reading, judgement, site.kind, at)) for reading in link.readings
         ]
@@ -185,7 +192,7 @@ class CheckRun:
             self._reached = True
             await self._release()
         for reading, result in results:
-            await self._record_soon(reading, result)
+            await self._record_soon(reading, result, fold)
 
     async def finish(self) -> bool:
         """Record held connect failures after a complete run; True when we seem offline."""
@@ -217,13 +224,16 @@ class CheckRun:
         record = self.ledger.add_check(reading, result)  # saved at once; sets result.health
         self._finish(reading, result, record, fresh=False)
 
-    async def _record_soon(self, reading: Reading, result: CheckResult) -> None:
+    async def _record_soon(
+        self, reading: Reading, result: CheckResult, fold: Callable[[Record], object] | None = None
+    ) -> None:
         """Fold the result in on the loop (CPU: a worker thread would fight the loop for the
         GIL) and leave the file write to the write-behind (I/O, batched, in a thread) while
         this worker fetches its next link; the row is final once the record is on disk. Each
         reading is recorded once a run, so writes never collide; a write under way when the
-        run is cancelled still completes (never half-written)."""
-        record, write = self.ledger.stage_check(reading, result)
+        run is cancelled still completes (never half-written). ``fold`` updates the metadata
+        and drift sections in the same write."""
+        record, write = self.ledger.stage_check(reading, result, fold=fold)
         if write is None:
             self._finish(reading, result, record, fresh=False)
             return
@@ -232,6 +242,7 @@ class CheckRun:
 
             self._writer = WriteBehind(self.ledger)
         self._writer.submit(write, lambda: self._finish(reading, result, record, fresh=False))
+        await self._writer.room()  # never let pending records pile up in memory
 
     def _finish(
         self, reading: Reading, result: CheckResult, record: Record, *, fresh: bool

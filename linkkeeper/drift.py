@@ -9,16 +9,18 @@ while a replaced article does.
 
 Fingerprint: 5-word shingles of the normalised text -> a bottom-k MinHash signature (the 64
 smallest shingle hashes; two signatures estimate the Jaccard similarity of the shingle sets in
-O(n log k), fast even for a book-length PDF) plus a 64-bit simhash (hex), the word count and the
-title. A changed reading keeps its baseline until :func:`accept` re-baselines
-it. The ``drift`` section is rewritten only when the verdict or the picture changes, so an
-unchanged page leaves the record byte-identical.
+O(n log k), fast even for a book-length PDF) plus a 52-bit simhash, the word count and the
+title. Hashes are stored as fixed-width hex (the MinHash as one string of 64 x 13 digits), so a
+record stays small and a changed fingerprint is a one-line diff. A changed reading keeps its
+baseline until :func:`accept` re-baselines it. The ``drift`` section is rewritten only when the
+verdict or the picture changes, so an unchanged page leaves the record byte-identical.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -40,7 +42,9 @@ SIMILARITY_STEP = 0.05  # smaller moves of the score are not worth a rewrite of 
 TITLE_SAME_AT = 0.5  # word overlap of two titles at or above this: the same title
 
 SIMHASH_SAMPLE = 256  # simhash over the smallest hashes only: bounded work per page
-HASH_BITS = 52  # stored hashes stay exact as JSON numbers in any language
+HASH_BITS = 52  # hashes stay exact as JSON numbers in any language (the old list form)
+HEX_DIGITS = HASH_BITS // 4  # one stored hash: 13 hex digits
+HEX = re.compile(r"[0-9a-f]+")
 
 # -- main text ---------------------------------------------------------------------------------
 DROP_TAGS = (
@@ -64,28 +68,68 @@ STOP = frozenset(MONTHS.split())
 WORD = re.compile(r"[^\W\d_]+")
 
 
+CANDIDATES = ("article", "main", "role=main")  # the text's root, in order of preference
+ROOT_TAGS = frozenset({"article", "main", "body"})  # "body": the root when no candidate is
+
+
+def _dropped(tag: Any) -> bool:
+    """Chrome or a rotating block: the tag and everything in it are not the reading's text."""
+    if tag.name in DROP_TAGS:
+        return True
+    attrs = tag.attrs
+    if not attrs:
+        return False
+    if attrs.get("role") in DROP_ROLES:
+        return True
+    marks = " ".join([*attrs.get("class", []), str(attrs.get("id", ""))])
+    return bool(marks.strip() and NOISE.search(marks))
+
+
 def main_text(html: str | BeautifulSoup) -> str:
     """The readable text of a page: ``<article>`` (the longest), else ``<main>``, else the body,
-    without chrome and rotating blocks. A parsed page given here is taken apart (parse once)."""
-    from bs4 import BeautifulSoup
+    without chrome and rotating blocks.
+
+    A parsed page (the shared :meth:`~linkkeeper.models.FetchResult.soup`) is only read: one
+    walk skips dropped subtrees, collects the stripped text nodes in order and notes where
+    each candidate root's text starts and ends (what ``get_text(" ", strip=True)`` would give
+    after decomposing the dropped blocks)."""
+    from bs4 import BeautifulSoup, CData, NavigableString, Tag
 
     soup = BeautifulSoup(html, "html.parser") if isinstance(html, str) else html
-    for tag in soup.find_all(DROP_TAGS):
-        tag.decompose()
-    for tag in soup.find_all(True):
-        if tag.decomposed:  # inside a block removed a moment ago
-            continue
-        attrs = tag.attrs or {}
-        marks = " ".join([*attrs.get("class", []), str(attrs.get("id", ""))])
-        if attrs.get("role") in DROP_ROLES or (marks.strip() and NOISE.search(marks)):
-            tag.decompose()
-    candidates = soup.find_all("article") or soup.find_all("main")
-    candidates = candidates or soup.find_all(attrs={"role": "main"})
-    if candidates:
-        root = max(candidates, key=lambda t: len(t.get_text(" ", strip=True)))
+    text_types = (NavigableString, CData)  # no comments, doctypes, scripts (as get_text)
+    strings: list[str] = []
+    spans: dict[str, list[list[int]]] = {kind: [] for kind in (*CANDIDATES, "body")}
+    stack: list[tuple[Iterator[Any], list[int] | None]] = [(iter(soup.contents), None)]
+    while stack:
+        nodes, span = stack[-1]
+        for node in nodes:
+            if type(node) in text_types:
+                if stripped := node.strip():
+                    strings.append(stripped)
+            elif isinstance(node, Tag) and not _dropped(node):
+                kinds = [node.name] if node.name in ROOT_TAGS else []
+                if node.attrs.get("role") == "main":
+                    kinds.append("role=main")
+                opened = [len(strings), len(strings)] if kinds else None
+                for kind in kinds:
+                    spans[kind].append(opened)  # type: ignore[arg-type]
+                stack.append((iter(node.contents), opened))
+                break
+        else:
+            stack.pop()
+            if span is not None:
+                span[1] = len(strings)
+
+    def length(span: list[int]) -> int:  # len(" ".join(strings[a:b])) without joining
+        a, b = span
+        return sum(map(len, strings[a:b])) + max(b - a - 1, 0)
+
+    found = next((spans[kind] for kind in CANDIDATES if spans[kind]), None)
+    if found:
+        start, end = max(found, key=length)
     else:
-        root = soup.body or soup
-    return root.get_text(" ", strip=True)
+        start, end = spans["body"][0] if spans["body"] else (0, len(strings))
+    return " ".join(strings[start:end])
 
 
 def words_of(text: str) -> list[str]:
@@ -109,22 +153,30 @@ class Fingerprint:
             "title": self.title,
             "words": self.words,
             "simhash": self.simhash,
-            "minhash": list(self.minhash),
+            "minhash": "".join(f"{value:0{HEX_DIGITS}x}" for value in self.minhash),
         }
 
     @classmethod
     def from_dict(cls, data: Any) -> Fingerprint | None:
-        """Tolerant: a hand-edited or foreign entry is ``None``, never a crash."""
+        """Tolerant: a hand-edited or foreign entry is ``None``, never a crash. Reads the hex
+        string and the earlier list of numbers."""
         if not isinstance(data, dict):
             return None
-        minhash, words = data.get("minhash"), data.get("words")
-        if not isinstance(minhash, list) or not 0 < len(minhash) <= PERMUTATIONS:
-            return None
-        if not all(isinstance(v, int) for v in minhash) or not isinstance(words, int):
+        minhash, words = _minhash(data.get("minhash")), data.get("words")
+        if minhash is None or not 0 < len(minhash) <= PERMUTATIONS or not isinstance(words, int):
             return None
         title = data.get("title")
         return cls(title if isinstance(title, str) else None, words, str(data.get("simhash")),
-                   tuple(minhash))  # fmt: skip
+                   minhash)  # fmt: skip
+
+
+def _minhash(stored: Any) -> tuple[int, ...] | None:
+    """The MinHash values of a stored fingerprint: hex string (13 digits each) or number list."""
+    if isinstance(stored, list):
+        return tuple(stored) if all(type(v) is int for v in stored) else None
+    if not isinstance(stored, str) or len(stored) % HEX_DIGITS or not HEX.fullmatch(stored):
+        return None
+    return tuple(int(stored[i : i + HEX_DIGITS], 16) for i in range(0, len(stored), HEX_DIGITS))
 
 
 def _hash(text: str) -> int:
@@ -133,18 +185,26 @@ def _hash(text: str) -> int:
     return int.from_bytes(digest, "big") >> (64 - HASH_BITS)
 
 
+def _simhash(hashes: list[int]) -> int:
+    """Bit ``i`` set when most hashes have it set; counted per column of their binary digits
+    (string operations in C instead of a Python loop over 52 bits of each hash)."""
+    rows = "".join(f"{h:0{HASH_BITS}b}" for h in hashes)  # most significant bit first
+    simhash = 0
+    for column in range(HASH_BITS):
+        if 2 * rows[column::HASH_BITS].count("1") > len(hashes):
+            simhash |= 1 << (HASH_BITS - 1 - column)
+    return simhash
+
+
 def fingerprint(text: str, title: str | None = None) -> Fingerprint | None:
     """The fingerprint of a main text; ``None`` when there are too few words to judge."""
     words = words_of(text)
     if len(words) < MIN_WORDS:
         return None
-    shingles = {" ".join(words[i : i + SHINGLE]) for i in range(len(words) - SHINGLE + 1)}
+    runs = zip(*(words[i:] for i in range(SHINGLE)), strict=False)  # stops at the last whole
+    shingles = {" ".join(run) for run in runs}
     hashes = sorted({_hash(s) for s in shingles})
-    weights = [0] * HASH_BITS
-    for h in hashes[:SIMHASH_SAMPLE]:
-        for bit in range(HASH_BITS):
-            weights[bit] += 1 if h >> bit & 1 else -1
-    simhash = sum(1 << bit for bit, weight in enumerate(weights) if weight > 0)
+    simhash = _simhash(hashes[:SIMHASH_SAMPLE])
     minhash = tuple(hashes[:PERMUTATIONS])
     return Fingerprint(" ".join(title.split()) if title else None, len(words),
                        f"{simhash:013x}", minhash)  # fmt: skip
@@ -196,14 +256,18 @@ def compare(baseline: Fingerprint, latest: Fingerprint) -> Comparison:
 
 # -- the ledger section ------------------------------------------------------------------------
 def update(record: Record, url: str | None, text: str, title: str | None, now: datetime) -> bool:
-    """Fold one live view of the page into the record's ``drift`` section; True if it changed.
+    """Fold one live view of the page (its main text) into the record's ``drift`` section;
+    True if it changed. See :func:`observe`."""
+    latest = fingerprint(text, title)
+    return latest is not None and observe(record, url, latest, now)
+
+
+def observe(record: Record, url: str | None, latest: Fingerprint, now: datetime) -> bool:
+    """Fold one live view's fingerprint into the record's ``drift`` section; True if it changed.
 
     The first view becomes the baseline. Later views are compared with it; the section is
     rewritten only when ``changed``/``description`` differ or the score moved by at least
     :data:`SIMILARITY_STEP`, so nightly runs over an unchanged page write nothing."""
-    latest = fingerprint(text, title)
-    if latest is None:
-        return False
     section = record.data.get("drift")
     if not isinstance(section, dict) or section.get("url") != url:
         section = None

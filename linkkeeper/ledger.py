@@ -492,9 +492,15 @@ class Ledger:
         return record
 
     def stage_check(
-        self, reading: Reading, result: CheckResult, policy: HealthPolicy | None = None
+        self,
+        reading: Reading,
+        result: CheckResult,
+        policy: HealthPolicy | None = None,
+        *,
+        fold: Callable[[Record], object] | None = None,
     ) -> tuple[Record, PendingWrite | None]:
-        """:meth:`add_check` with the disk write returned as a call (see :meth:`stage`)."""
+        """:meth:`add_check` with the disk write returned as a call (see :meth:`stage`).
+        ``fold`` updates other stages' sections (metadata, drift) in the same read and write."""
         self._require_lock()
         if result.id != reading.id:
             raise ValueError(f"result for {result.id!r} given with reading {reading.id!r}")
@@ -502,6 +508,8 @@ class Ledger:
         found = self._load(path, reading.id)  # once: stat (and read) the file one time
         record = self._record(found, reading.id) or Record.new(reading)
         self._refresh(record, reading)
+        if fold is not None:
+            fold(record)
         at = result.checked_at or self.clock()
         record.add(Check.from_result(result, at), self.max_checks)
         record.health = assess(record.current_checks, policy or self.policy)

@@ -259,10 +259,9 @@ CHAINS: dict[str, list[tuple[str, Getter]]] = {
 
 
 def html_metadata(page: FetchResult) -> Found:
-    """The generic chain over one HTML page, plus its main text."""
-    from bs4 import BeautifulSoup
-
-    parsed = HtmlPage(BeautifulSoup(page.text(), "html.parser"))
+    """The generic chain over one HTML page, plus its main text, from the page's shared parse
+    (:meth:`FetchResult.soup`: soft-404 judging may have parsed it already; only read here)."""
+    parsed = HtmlPage(page.soup())
     result = Found()
     for name, chain in CHAINS.items():
         for source, getter in chain:
@@ -270,7 +269,7 @@ def html_metadata(page: FetchResult) -> Found:
             if value:
                 result.add(name, clean(value) if isinstance(value, str) else value, source)
                 break
-    result.text = drift.main_text(parsed.soup)  # last: it takes the parsed page apart
+    result.text = drift.main_text(parsed.soup)
     return result
 
 
@@ -433,6 +432,54 @@ def store(record: Record, url: str | None, fields: dict[str, Field], live: bool,
 _PAPERS: ContextVar[Mapping[str, ArxivPaper] | None] = ContextVar("arxiv_papers", default=None)
 
 
+@dataclass(frozen=True)
+class Harvest:
+    """What one judged fetch taught about its reading: fields and the drift fingerprint, ready
+    to fold into each record that links to the page. Small: the page itself can go."""
+
+    url: str | None
+    fields: dict[str, Field]  # shared by the records it is applied to: never changed in place
+    live: bool
+    fingerprint: drift.Fingerprint | None
+
+    def apply(self, record: Record, now: datetime) -> bool:
+        """Fold into the record's ``metadata`` and ``drift`` sections; True when it changed.
+        Never raises (metadata is a bonus, the verdict is what matters)."""
+        try:
+            changed = store(record, self.url, self.fields, self.live, now)
+            if self.fingerprint is not None:
+                changed = drift.observe(record, self.url, self.fingerprint, now) or changed
+            return changed
+        except Exception:
+            log.exception("metadata of %s could not be recorded", record.data.get("id"))
+            return False
+
+
+def harvest(
+    reading: Reading, judgement: Judgement, papers: Mapping[str, ArxivPaper] | None = None
+) -> Harvest | None:
+    """Read one judgement's pages once (CPU: parse, fields, fingerprint); ``None`` when there
+    is nothing to learn: a fetch that got no answer at all teaches nothing. Never raises.
+
+    ``papers`` defaults to this run's :func:`prefetch_arxiv` batch. The result depends on the
+    reading's URL only, so one harvest serves every reading that links to the page."""
+    page = judgement.page
+    if judgement.verdict not in LIVE and page is not None and page.status is None:
+        return None
+    try:
+        found_now = collect(reading, judgement, _PAPERS.get() if papers is None else papers)
+        live = judgement.verdict in LIVE
+        latest = None
+        if live and found_now.text:
+            title = found_now.fields.get("title", {})
+            named = title.get("value") if title.get("source") != "url" else None
+            latest = drift.fingerprint(found_now.text, named)
+        return Harvest(reading.url, found_now.fields, live, latest)
+    except Exception:  # a malformed page must never sink the check
+        log.exception("metadata of %s could not be read", reading.id)
+        return None
+
+
 def update_record(
     record: Record,
     reading: Reading,
@@ -440,39 +487,10 @@ def update_record(
     now: datetime,
     papers: Mapping[str, ArxivPaper] | None = None,
 ) -> bool:
-    """Record one reading's metadata and drift from its judgement; True when the record changed.
-
-    ``papers`` defaults to this run's :func:`prefetch_arxiv` batch. Never raises: metadata is a
-    bonus, the verdict is what matters. A fetch that got no answer at all teaches nothing."""
-    page = judgement.page
-    if judgement.verdict not in LIVE and page is not None and page.status is None:
-        return False
-    try:
-        found_now = collect(reading, judgement, _PAPERS.get() if papers is None else papers)
-        live = judgement.verdict in LIVE
-        changed = store(record, reading.url, found_now.fields, live, now)
-        if live and found_now.text:
-            title = found_now.fields.get("title", {})
-            named = title.get("value") if title.get("source") != "url" else None
-            changed = drift.update(record, reading.url, found_now.text, named, now) or changed
-        return changed
-    except Exception:  # a malformed page must never sink the check
-        log.exception("metadata of %s could not be recorded", reading.id)
-        return False
-
-
-def record_judgement(
-    ledger: Ledger, readings: Iterable[Reading], judgement: Judgement, now: datetime
-) -> None:
-    """The check engine's hook: update and save the records of the readings one fetch judged
-    (before the check itself is added, so the report row sees the new drift state)."""
-    for reading in readings:
-        try:
-            record = ledger.record_for(reading)
-        except Exception:  # a corrupt record is reported by the check itself
-            continue
-        if update_record(record, reading, judgement, now):
-            ledger.save(record)
+    """Record one reading's metadata and drift from its judgement; True when the record changed
+    (:func:`harvest`, then :meth:`Harvest.apply`). Never raises."""
+    found_now = harvest(reading, judgement, papers)
+    return found_now is not None and found_now.apply(record, now)
 
 
 # -- arXiv: one batch per run ------------------------------------------------------------------
@@ -499,8 +517,8 @@ async def prefetch_arxiv(
     """Ask the arXiv export API about this run's papers in one batch (by id without version).
 
     Papers whose record already has API metadata younger than a month are not asked about
-    again. The result is also kept for :func:`update_record` calls in this run's context
-    (worker tasks and threads started after this call)."""
+    again. The result is also kept for :func:`harvest` calls in this run's context (worker
+    tasks and threads started after this call)."""
     from linkkeeper.sites import arxiv
 
     wanted = set()

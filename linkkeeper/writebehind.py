@@ -16,6 +16,7 @@ from collections.abc import Callable
 from linkkeeper.ledger import Ledger, PendingWrite
 
 MAX_BATCH = 64  # records per group commit (each holds a file descriptor until its rename)
+MAX_QUEUED = 256  # writes waiting before submitters pause (see WriteBehind.room)
 
 
 class WriteBehind:
@@ -25,12 +26,21 @@ class WriteBehind:
         self.ledger = ledger
         self._queue: list[tuple[PendingWrite, Callable[[], None]]] = []
         self._task: asyncio.Task[None] | None = None
+        self._written = asyncio.Event()  # set (and replaced) after each batch
 
     def submit(self, write: PendingWrite, done: Callable[[], None]) -> None:
         """Write soon; call ``done`` once the record is on disk."""
         self._queue.append((write, done))
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._drain())
+
+    async def room(self) -> None:
+        """Wait while :data:`MAX_QUEUED` writes wait (besides the batch under way). A loop busy
+        with CPU work (parsing pages for metadata) starves the writer thread of the GIL;
+        unchecked, the queue and the records it holds grew with the run (8,600 of 10,000
+        records at once, ~30 MB)."""
+        while len(self._queue) >= MAX_QUEUED and self._task is not None and not self._task.done():
+            await self._written.wait()
 
     async def flush(self) -> None:
         """Wait until every submitted write is on disk; raises what a write raised."""
@@ -42,10 +52,18 @@ class WriteBehind:
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._queue:
-            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
-            # the default executor: asyncio.run waits for it, so an interrupted run still
-            # finishes the batch under way before the ledger lock is released
-            await loop.run_in_executor(None, self.ledger.write_all, [w for w, _ in batch])
-            for _, done in batch:
-                done()
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                # the default executor: asyncio.run waits for it, so an interrupted run still
+                # finishes the batch under way before the ledger lock is released
+                await loop.run_in_executor(None, self.ledger.write_all, [w for w, _ in batch])
+                for _, done in batch:
+                    done()
+                self._wake()
+        finally:
+            self._wake()  # waiters of room() see a failed writer too
+
+    def _wake(self) -> None:
+        self._written.set()
+        self._written = asyncio.Event()

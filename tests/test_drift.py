@@ -117,10 +117,27 @@ def test_fingerprints_are_stable_and_compact() -> None:
     a, b = fp(BASE), fp(BASE)
     assert a == b  # no per-process hashing
     stored = a.to_dict(NOW)
-    assert len(stored["minhash"]) == drift.PERMUTATIONS and len(stored["simhash"]) == 13
-    assert all(0 <= v < 2**53 for v in stored["minhash"])  # exact as JSON numbers anywhere
+    assert len(a.minhash) == drift.PERMUTATIONS and len(stored["simhash"]) == 13
+    assert all(0 <= v < 2**52 for v in a.minhash)  # 13 hex digits each
+    # one line of fixed-width hex in the record, not 64 lines of numbers
+    assert isinstance(stored["minhash"], str) and len(stored["minhash"]) == 64 * 13
+    assert stored["minhash"] == "".join(f"{v:013x}" for v in a.minhash)
     assert drift.Fingerprint.from_dict(stored) == a
-    assert drift.Fingerprint.from_dict({"minhash": "junk"}) is None
+    older = {**stored, "minhash": list(a.minhash)}  # the earlier list form still reads
+    assert drift.Fingerprint.from_dict(older) == a
+    for junk in ("junk", stored["minhash"][:-1], stored["minhash"].upper(), [1.5], []):
+        assert drift.Fingerprint.from_dict({**stored, "minhash": junk}) is None
+
+
+def test_main_text_only_reads_a_shared_parse() -> None:
+    from linkkeeper.models import FetchResult
+
+    page = FetchResult("u", "u", 200, {"content-type": "text/html"}, BASE.encode())
+    soup = page.soup()
+    before = str(soup)
+    assert drift.main_text(soup) == drift.main_text(BASE)
+    assert str(soup) == before  # the soft-404 judge and the metadata chain read it too
+    assert "Kettle Pro" in soup.get_text()
 
 
 def test_ledger_section_baseline_no_churn_change_and_accept() -> None:

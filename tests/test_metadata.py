@@ -7,8 +7,10 @@ then :mod:`linkkeeper.metadata` reads the same responses (no second request for 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,10 +19,11 @@ import pytest
 from click.testing import CliRunner
 
 from linkkeeper import metadata
+from linkkeeper.check import CheckRun, run_checks
 from linkkeeper.cli import cli
 from linkkeeper.config import HostOverride
 from linkkeeper.fetcher import Fetcher, FetchSettings
-from linkkeeper.ledger import Ledger, Record
+from linkkeeper.ledger import Ledger, PendingWrite, Record
 from linkkeeper.models import FetchResult, Reading, Verdict
 from linkkeeper.remap import Remapper
 from linkkeeper.sandbox import Sandbox
@@ -275,6 +278,72 @@ def test_junk_pdf_title_replaced_by_first_page_text(clean_sandbox: Sandbox) -> N
 
 
 # -- the ledger section ------------------------------------------------------------------------
+class CountingLedger(Ledger):
+    """A real ledger that notes which records each write puts on disk."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.written: list[str] = []
+
+    def write_all(self, writes: Iterable[PendingWrite]) -> None:
+        batch = list(writes)
+        self.written += [write.reading_id for write in batch]
+        super().write_all(batch)
+
+
+def check_night(box: Sandbox, snapshots: Path, readings: list[Reading], now: datetime) -> list[str]:
+    """One ``check`` run through the engine; the ids of the records it wrote, in order."""
+
+    async def go(run: CheckRun) -> None:
+        async with Fetcher(settings(), Remapper.parse(box.remap_rules())) as fetcher:
+            await run_checks(run, readings, readings, fetcher, max_concurrency=8,
+                             host_concurrency=lambda host: 4)  # fmt: skip
+
+    with CountingLedger(snapshots) as ledger:
+        asyncio.run(go(CheckRun(ledger, force=True, clock=lambda: now)))
+        return ledger.written
+
+
+def test_check_writes_each_record_once_with_metadata_and_drift(
+    clean_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    dead = "https://towardsdatascience.com/the-mostly-complete-chart-of-neural-networks-explained-3fb6f2367464"
+    bullshit = "http://www2.csudh.edu/ccauthen/576f12/frankfurt__harry_-_on_bullshit.pdf"
+    readings = [reading(TECHREVIEW, "agi"), reading(TECHREVIEW, "agi-again"),
+                reading(bullshit, "pdf"), reading(dead, "dead")]  # fmt: skip
+    written = check_night(clean_sandbox, tmp_path, readings, NOW)
+    assert sorted(written) == ["agi", "agi-again", "dead", "pdf"]  # one write per record
+    stored = {r.id: json.loads((tmp_path / f"{r.id}.json").read_text()) for r in readings}
+    for rid in ("agi", "agi-again", "pdf"):
+        assert len(stored[rid]["checks"]) == 1 and stored[rid]["checks"][0]["verdict"] == "ok"
+        assert stored[rid]["drift"]["baseline"]["words"] > 20
+    assert stored["agi"]["metadata"] == stored["agi-again"]["metadata"]  # one page, one reading
+    assert stored["agi"]["metadata"]["title"]["value"] == "AI is learning how to create itself"
+    assert stored["agi"]["drift"] == stored["agi-again"]["drift"]
+    assert stored["pdf"]["metadata"]["title"]["value"] == "On Bullshit"
+    assert stored["dead"]["metadata"]["title"]["source"] == "url"
+    assert "drift" not in stored["dead"]
+    # the next night nothing changed: only the failure is recorded again (it counts)
+    assert check_night(clean_sandbox, tmp_path, readings, NOW + timedelta(days=1)) == ["dead"]
+
+
+def test_release_frees_the_shared_parse_at_once() -> None:
+    fetched = page("<!DOCTYPE html><html><body><article><p>Text.</p></article></body></html>")
+    soup = fetched.soup()
+    assert fetched.soup() is soup  # parsed once, shared
+    paragraph = weakref.ref(soup.find("p"))
+    gc.disable()  # freed by reference counting, not left for the cyclic GC
+    try:
+        fetched.release()
+        del soup
+        assert paragraph() is None
+    finally:
+        gc.enable()
+    assert fetched.soup().get_text() == "Text."  # parsed again if somebody still asks
+    fetched.release()
+    fetched.release()  # twice is harmless
+
+
 def test_unchanged_page_leaves_the_record_untouched(clean_sandbox: Sandbox) -> None:
     judged = judge(clean_sandbox, TECHREVIEW)
     record = Record.new(reading(TECHREVIEW))

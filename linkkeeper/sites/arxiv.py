@@ -7,9 +7,13 @@ request counts.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
+from xml.etree import ElementTree
 
 from linkkeeper.models import FetchResult, Verdict
 from linkkeeper.sites import Judgement
@@ -19,6 +23,8 @@ from linkkeeper.sites.pdf import judge_pdf_body
 if TYPE_CHECKING:
     from linkkeeper.fetcher import Fetcher
     from linkkeeper.models import Reading
+
+log = logging.getLogger(__name__)
 
 HOSTS = {"arxiv.org", "export.arxiv.org"}
 PAPER_PATH = re.compile(
@@ -110,9 +116,6 @@ class ArxivSite:
 # batches, at most one request per 3 s (the fetcher's built-in host default for the API). The
 # entries come back in any order and are matched by id; a malformed id makes the whole answer
 # one "Error" entry; under load the API answers 503, 429 or a plain "Rate exceeded.".
-from collections.abc import Iterable  # noqa: E402  (appended section: its own imports)
-from typing import Any, NamedTuple  # noqa: E402
-
 API_HOST = "export.arxiv.org"
 API_QUERY = "https://export.arxiv.org/api/query?id_list={ids}&max_results={count}"
 API_BATCH = 50  # ids per request (the URL stays short)
@@ -156,8 +159,6 @@ def _text(element: Any, path: str) -> str:
 
 def parse_feed(body: bytes) -> ArxivFeed | None:
     """The papers of an API answer; ``None`` when it is not an Atom feed (rate-limit text)."""
-    from xml.etree import ElementTree
-
     try:
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError:
@@ -210,10 +211,7 @@ async def fetch_papers(ids: Iterable[str], fetcher: Fetcher) -> dict[str, ArxivP
 
 
 async def _query(batch: list[str], fetcher: Fetcher) -> dict[str, ArxivPaper]:
-    import asyncio
-    import logging
-
-    from linkkeeper.fetcher import retry_after_seconds
+    from linkkeeper.fetcher import retry_after_seconds  # lazily: the fetcher imports httpx
 
     for attempt in range(1, API_TRIES + 1):
         if not batch:
@@ -228,7 +226,7 @@ async def _query(batch: list[str], fetcher: Fetcher) -> dict[str, ArxivPaper]:
             wait = retry_after_seconds(answer.headers.get("retry-after"), 60.0)
             await asyncio.sleep(wait or fetcher.scheduler.interval(API_HOST))
     seen = answer.error or f"HTTP {answer.status} {answer.text(80).strip()!r}"
-    logging.getLogger(__name__).warning("arXiv API gave nothing for %s (%s)", batch, seen)
+    log.warning("arXiv API gave nothing for %s (%s)", batch, seen)
     return {}
 
 

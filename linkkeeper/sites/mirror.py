@@ -8,11 +8,11 @@ post is gone even though the status says otherwise.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from bs4 import BeautifulSoup
-
+from linkkeeper.metadata import Found
 from linkkeeper.models import FetchResult, Verdict
 from linkkeeper.sites import Judgement
 from linkkeeper.sites.generic import PageRules, failure, judge_page, missing_url
@@ -25,8 +25,15 @@ NEXT_DATA_ID = "__NEXT_DATA__"
 
 
 def next_data(page: FetchResult) -> dict[str, Any] | None:
-    """The parsed ``<script id="__NEXT_DATA__">`` JSON, or ``None``."""
-    soup = BeautifulSoup(page.text(), "html.parser")
+    """The parsed ``<script id="__NEXT_DATA__">`` JSON, or ``None``. From the page's shared
+    parse (judging and metadata read it) unless the body is longer than that parse reads: the
+    data block must be whole."""
+    if len(page.body) <= page.PARSE_LIMIT:
+        soup = page.soup()
+    else:
+        from bs4 import BeautifulSoup  # lazily: bs4 costs 0.1 s to import
+
+        soup = BeautifulSoup(page.text(), "html.parser")
     script = soup.find("script", id=NEXT_DATA_ID)
     if script is None:
         return None
@@ -86,16 +93,8 @@ class MirrorSite:
 
 
 # -- metadata (the metadata stage reads what ``check`` already fetched) -------------------------
-if TYPE_CHECKING:
-    from linkkeeper.metadata import Found
-
-
 def metadata(judgement: Judgement) -> Found:
     """Title, publication (``displayName``/``ens``), date and markdown body of the entry."""
-    from datetime import UTC, datetime
-
-    from linkkeeper.metadata import Found
-
     result = Found()
     page = judgement.page
     data = next_data(page) if page is not None and page.error is None else None

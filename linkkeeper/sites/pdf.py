@@ -6,17 +6,23 @@ reader, so the magic bytes ``%PDF-`` decide, not the status or the content type.
 
 from __future__ import annotations
 
+import io
+import logging
 import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from linkkeeper.metadata import Found
 from linkkeeper.models import FetchResult, Verdict
 from linkkeeper.sites import Judgement
 from linkkeeper.sites.generic import WALLED, challenge_marker, judge_page, missing_url
+from linkkeeper.soft404 import page_text
 
 if TYPE_CHECKING:
     from linkkeeper.fetcher import Fetcher
     from linkkeeper.models import Reading
+
+log = logging.getLogger(__name__)
 
 MAGIC = b"%PDF-"
 MAGIC_WINDOW = 1024  # the PDF spec lets the header sit anywhere in the first 1024 bytes
@@ -49,8 +55,6 @@ def judge_pdf_body(page: FetchResult) -> Judgement:
         return Judgement(Verdict.BROKEN, "an empty answer where a PDF should be", **base)
     what = page.content_type or "unknown content"
     if what in ("text/html", "application/xhtml+xml"):
-        from linkkeeper.soft404 import page_text
-
         text = page_text(page)
         what = f"an HTML page{f' titled {text.title!r}' if text.title else ''}"
         wall = PAYWALL.search(f"{text.title} {text.text}")
@@ -77,9 +81,6 @@ class PdfSite:
 
 
 # -- metadata (the metadata stage reads what ``check`` already fetched) -------------------------
-if TYPE_CHECKING:
-    from linkkeeper.metadata import Found
-
 # Document-info titles are often file names or placeholders: then the first line of page 1 is
 # the better guess. Both are low confidence.
 JUNK_TITLE = re.compile(
@@ -93,24 +94,19 @@ TEXT_PAGES = 30  # pages read for the drift fingerprint and the word count
 
 def metadata(judgement: Judgement) -> Found:
     """Title, author and page count from the document info; text of the first pages."""
-    import io
-    import logging
-
-    from linkkeeper.metadata import Found
-
     result = Found()
     page = judgement.page
     if page is None or not is_pdf(page.body):
         return result
     try:
-        from pypdf import PdfReader
+        from pypdf import PdfReader  # lazily: only PDFs need it
 
         reader = PdfReader(io.BytesIO(page.body))
         info = reader.metadata or {}
         texts = [p.extract_text() or "" for p in reader.pages[:TEXT_PAGES]]
         pages = len(reader.pages)
     except Exception as exc:  # pypdf raises many kinds on broken or cut-off files
-        logging.getLogger(__name__).info("no PDF metadata for %s: %s", page.url, exc)
+        log.info("no PDF metadata for %s: %s", page.url, exc)
         return result
     title = " ".join(str(info.get("/Title") or "").split())
     first_line = next((" ".join(t.split()) for t in (texts[0] if texts else "").splitlines()

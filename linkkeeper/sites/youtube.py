@@ -12,6 +12,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, urlsplit
 
+from linkkeeper.metadata import Found
 from linkkeeper.models import Verdict
 from linkkeeper.sites import Judgement
 from linkkeeper.sites.generic import challenge_marker, failure, missing_url, status_phrase
@@ -101,14 +102,8 @@ class YouTubeSite:
 
 
 # -- metadata (the metadata stage reads what ``check`` already fetched) -------------------------
-if TYPE_CHECKING:
-    from linkkeeper.metadata import Found
-
-
 def metadata(judgement: Judgement) -> Found:
     """Title and channel from the oEmbed answer kept in ``judgement.extra["oembed"]``."""
-    from linkkeeper.metadata import Found
-
     result = Found()
     oembed = judgement.extra.get("oembed")
     if not isinstance(oembed, dict):
