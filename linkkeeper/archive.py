@@ -3,7 +3,8 @@
 One run over the selected readings, holding the ledger lock from start to end:
 
 1. find the captures that exist (CDX; the availability API only as a hint) and record the one
-   from the week the reading was assigned and the latest (the ``captures`` section);
+   from the week the reading was assigned and the latest (the ``captures`` section); the
+   assigned one's text becomes the drift baseline, read once (:mod:`linkkeeper.capture_baseline`);
 2. poll the jobs an earlier run left running (``submitted``) instead of submitting again;
 3. submit what still needs a capture: never more at once than the account's free slots
    (``/save/status/user``), paced by one :class:`~linkkeeper.wayback.Pacer`, stopping at the
@@ -280,6 +281,7 @@ class ArchiveRun:
     on_done: Callable[[], None] | None = None  # one reading finished a phase
     stopped: str | None = None
     _budget: float = field(default=float("inf"), init=False)  # captures left today
+    _texts: dict[tuple[str, str], Any] = field(default_factory=dict, init=False)  # captures read
 
     # -- the steps ----------------------------------------------------------------------------
     async def run(self, selected: Sequence[Reading]) -> ArchiveOutcome:
@@ -346,8 +348,18 @@ class ArchiveRun:
             self._set(entry, State.EXCLUDED, found.excluded)
         elif entry.state == State.EXCLUDED:  # no longer blocked
             self._set(entry, State.QUEUED, "no longer excluded from the Wayback Machine")
+        if not found.excluded and not self.dry_run:
+            await self._read_assigned(entry)
         entry.action = "looked-up"
         self._save(entry)
+
+    async def _read_assigned(self, entry: Entry) -> None:
+        """The assigned capture's text becomes the drift baseline, read once per capture and
+        saved with the lookup (:mod:`linkkeeper.capture_baseline`; never raises)."""
+        from linkkeeper.capture_baseline import read_assigned
+
+        assert entry.record is not None
+        await read_assigned(entry.record, entry.reading, self.wayback, self.clock(), self._texts)
 
     @staticmethod
     def _merge(record: Record, found: CaptureSet) -> None:

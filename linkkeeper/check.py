@@ -347,6 +347,7 @@ class CheckOptions:
     hosts: Mapping[str, HostOverride] = field(default_factory=dict)
     user_agent_contact: str | None = None
     policy: HealthPolicy = field(default_factory=HealthPolicy)  # when failing becomes dead
+    accept_drift: tuple[str, ...] = ()  # re-baseline these readings' drift on their latest text
 
 
 def main(
@@ -361,6 +362,7 @@ def main(
 
     try:
         selected = select(readings, options.ids, options.week)
+        select(readings, options.accept_drift)  # unknown ids are a usage error too
         remapper = Remapper.parse(options.remap)
     except (SelectionError, RemapError) as exc:
         raise CheckUsageError(str(exc)) from None
@@ -370,6 +372,8 @@ def main(
     try:
         ledger = Ledger(options.snapshots, policy=options.policy)
         with ledger, _progress(len(selected)) as advance:
+            if options.accept_drift:
+                accept_drift(ledger, options.accept_drift, clock())
 
             def on_row(row: Row) -> None:
                 nonlocal done
@@ -403,6 +407,23 @@ def main(
         else:
             click.echo(text, nl=False)
     return EXIT_FINDINGS if has_findings(outcome, options.fail_on) else EXIT_OK
+
+
+def accept_drift(ledger: Ledger, ids: Sequence[str], now: datetime) -> None:
+    """``--accept-drift``: before the run, re-baseline each reading on the latest text a check
+    recorded (the one the report called changed), so this run compares with the new version."""
+    from linkkeeper.drift import accept_ids
+
+    for reading_id, accepted in accept_ids(ledger, dict.fromkeys(ids), now).items():
+        if accepted:
+            click.secho(f"{reading_id}: its current text is the new drift baseline", err=True)
+        else:
+            click.secho(
+                f"{reading_id}: no newer text recorded than its drift baseline; nothing to "
+                f"accept (`linkkeeper show {reading_id}` shows its drift)",
+                fg="yellow",
+                err=True,
+            )
 
 
 async def run_with_options(

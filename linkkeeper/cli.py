@@ -885,3 +885,15 @@ def prune_command(readings: Path, snapshots: Path, yes: bool) -> None:
     except LedgerError as exc:
         fail(str(exc))
     click.echo(f"Deleted {len(removed)} orphaned record(s): {', '.join(removed)}")
+
+
+# -- check --accept-drift (content drift) ----------------------------------------------------
+check_command.params.append(
+    click.Option(
+        ["--accept-drift"],
+        multiple=True,
+        metavar="ID",
+        help="Accept the changed text of reading ID as its new drift baseline, before checking "
+        "(repeatable): 'yes, the new version is fine'; it is no longer reported changed.",
+    )
+)

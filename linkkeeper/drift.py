@@ -2,10 +2,12 @@
 
 Over 75% of cited web references drift (Jones et al. 2016): the link works, the text is not the
 one the group read. When a reading is first seen live we keep a fingerprint of its main text
-(``baseline``); later checks compare against it. Only the main text counts: scripts, navigation,
-headers, footers, asides, forms and ad/"related" blocks are dropped and digits and month names
-are erased, so rotating ads, dates, counters and "related articles" do not look like drift,
-while a replaced article does.
+(``baseline``); later checks compare against it. When ``archive`` finds the capture from the week
+the reading was assigned, that capture's text becomes the baseline instead (it is what members
+read: :func:`capture_baseline`; the live first-seen one is kept as ``first_seen``). Only the
+main text counts: scripts, navigation, headers, footers, asides, forms and ad/"related" blocks
+are dropped and digits and month names are erased, so rotating ads, dates, counters and
+"related articles" do not look like drift, while a replaced article does.
 
 Fingerprint: 5-word shingles of the normalised text -> a bottom-k MinHash signature (the 64
 smallest shingle hashes; two signatures estimate the Jaccard similarity of the shingle sets in
@@ -20,9 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from linkkeeper.health import format_time
@@ -30,7 +32,7 @@ from linkkeeper.health import format_time
 if TYPE_CHECKING:
     from bs4 import BeautifulSoup
 
-    from linkkeeper.ledger import Record
+    from linkkeeper.ledger import Ledger, Record
     from linkkeeper.report import Row
 
 SHINGLE = 5  # words per shingle
@@ -40,6 +42,7 @@ CHANGED_BELOW = 0.6  # similarity under this: the reading changed
 MOSTLY_NEW_BELOW = 0.3
 SIMILARITY_STEP = 0.05  # smaller moves of the score are not worth a rewrite of the record
 TITLE_SAME_AT = 0.5  # word overlap of two titles at or above this: the same title
+CAPTURE_TRIES = 3  # archive runs that try to read a capture whose replay failed
 
 SIMHASH_SAMPLE = 256  # simhash over the smallest hashes only: bounded work per page
 HASH_BITS = 52  # hashes stay exact as JSON numbers in any language (the old list form)
@@ -268,20 +271,18 @@ def observe(record: Record, url: str | None, latest: Fingerprint, now: datetime)
     The first view becomes the baseline. Later views are compared with it; the section is
     rewritten only when ``changed``/``description`` differ or the score moved by at least
     :data:`SIMILARITY_STEP`, so nightly runs over an unchanged page write nothing."""
-    section = record.data.get("drift")
-    if not isinstance(section, dict) or section.get("url") != url:
-        section = None
+    section = _section(record, url)
     baseline = Fingerprint.from_dict(section.get("baseline")) if section else None
     if section is None or baseline is None:
         record.data["drift"] = {
             "url": url,
-            "baseline": latest.to_dict(now),
+            "baseline": latest.to_dict(now) | {"source": "live"},
             "latest": None,
             "similarity": 1.0,
             "changed": False,
             "description": None,
             "checked_at": format_time(now),
-        }
+        } | _kept(section, "capture")
         return True
     result = compare(baseline, latest)
     old_score = section.get("similarity")
@@ -303,12 +304,98 @@ def observe(record: Record, url: str | None, latest: Fingerprint, now: datetime)
 
 
 def accept(record: Record, now: datetime) -> bool:
-    """Re-baseline a changed reading on its latest view (an organizer accepted the new text)."""
+    """Re-baseline a changed reading on its latest view (an organizer accepted the new text).
+    The capture already read stays noted, so ``archive`` does not put its text back."""
     section = record.data.get("drift")
     if not isinstance(section, dict) or not isinstance(section.get("latest"), dict):
         return False
-    section.update(baseline=section["latest"], latest=None, similarity=1.0, changed=False,
+    baseline = section["latest"] | {"source": "accepted", "accepted_at": format_time(now)}
+    section.update(baseline=baseline, latest=None, similarity=1.0, changed=False,
                    description=None, checked_at=format_time(now))  # fmt: skip
+    return True
+
+
+def accept_ids(ledger: Ledger, ids: Iterable[str], now: datetime) -> dict[str, bool]:
+    """``check --accept-drift``: :func:`accept` each reading's record and save it at once;
+    id -> whether it had a newer view to accept (the ledger must be open)."""
+    accepted = {}
+    for reading_id in ids:
+        record = ledger.get(reading_id)
+        accepted[reading_id] = record is not None and accept(record, now)
+        if accepted[reading_id] and record is not None:
+            ledger.save(record)
+    return accepted
+
+
+# -- the baseline from the assigned-week capture -----------------------------------------------
+def _section(record: Record, url: str | None) -> dict[str, Any] | None:
+    """The record's ``drift`` section when it is about ``url``."""
+    section = record.data.get("drift")
+    return section if isinstance(section, dict) and section.get("url") == url else None
+
+
+def _kept(section: dict[str, Any] | None, *keys: str) -> dict[str, Any]:
+    return {k: section[k] for k in keys if section and section.get(k) is not None}
+
+
+def capture_wanted(record: Record, url: str, timestamp: str) -> bool:
+    """Whether the capture at ``timestamp`` still has to be read for a baseline: never read,
+    or its replay failed fewer than :data:`CAPTURE_TRIES` times (each capture is read once)."""
+    section = _section(record, url)
+    mark = section.get("capture") if section else None
+    if not isinstance(mark, dict) or mark.get("timestamp") != timestamp:
+        return True
+    tries = mark.get("attempts")
+    return mark.get("result") == "failed" and isinstance(tries, int) and tries < CAPTURE_TRIES
+
+
+def note_capture(
+    record: Record, url: str, timestamp: str, result: str, note: str, now: datetime
+) -> bool:
+    """Remember a capture that gave no baseline (``skipped``: not a text page; ``failed``: the
+    replay failed, counted) so it is not fetched again; True (the record changed)."""
+    section = _section(record, url) or {"url": url}
+    mark = section.get("capture")
+    tries = mark.get("attempts") if isinstance(mark, dict) else None
+    same = isinstance(mark, dict) and mark.get("timestamp") == timestamp
+    attempts = (tries if same and isinstance(tries, int) else 0) + 1
+    section["capture"] = {"timestamp": timestamp, "result": result, "note": note,
+                          "read_at": format_time(now)}  # fmt: skip
+    if result == "failed":
+        section["capture"]["attempts"] = attempts
+    record.data["drift"] = section
+    return True
+
+
+def capture_baseline(
+    record: Record, url: str, timestamp: str, found: Fingerprint, now: datetime
+) -> bool:
+    """Make the assigned-week capture's fingerprint the baseline (``source: capture``): it is
+    what members read, so it wins over a live first-seen baseline (kept as ``first_seen``). A
+    live view already recorded (``latest``, else the live baseline) is compared with it at
+    once; without one ``changed`` stays unknown until the next check. Called once per capture
+    (:func:`capture_wanted`); always changes the record."""
+    section = _section(record, url)
+    old = section.get("baseline") if section else None
+    old = old if isinstance(old, dict) else None
+    live = section.get("latest") if section else None
+    if not isinstance(live, dict) and old is not None and old.get("source") != "capture":
+        live = old  # an unchanged reading keeps no latest: its live baseline is the latest view
+    live_print = Fingerprint.from_dict(live)
+    first_seen = old if old is not None and old.get("source", "live") == "live" else None
+    result = compare(found, live_print) if live_print is not None else None
+    stamp = datetime.strptime(timestamp.ljust(14, "0")[:14], "%Y%m%d%H%M%S").replace(tzinfo=UTC)
+    new = {
+        "url": url,
+        "baseline": found.to_dict(stamp) | {"source": "capture", "capture": timestamp},
+        "latest": live if live_print is not None else None,
+        "similarity": result.similarity if result else None,
+        "changed": result.changed if result else None,
+        "description": result.description if result else None,
+        "checked_at": format_time(now),
+        "capture": {"timestamp": timestamp, "result": "baseline", "read_at": format_time(now)},
+    } | ({"first_seen": first_seen} if first_seen else _kept(section, "first_seen"))
+    record.data["drift"] = new
     return True
 
 

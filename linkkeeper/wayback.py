@@ -16,7 +16,8 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 DEFAULT_WAYBACK_URL = "https://web.archive.org"
 DEFAULT_AVAILABILITY_URL = "https://archive.org/wayback/available"
 TS_FORMAT = "%Y%m%d%H%M%S"
+REPLAY_MAX_BYTES = 2 * 1024 * 1024  # a capture's original bytes read at most (as the fetcher)
 GOOD_STATUSES = frozenset({200, 203, 206})  # what InternetArchiveBot accepts as a usable copy
 CDX_FIELDS = "timestamp,original,statuscode,mimetype"
 EXCLUSIONS = {  # CDX error names -> why the archive will not show any capture
@@ -153,6 +155,16 @@ class Capture:
     @property
     def at(self) -> datetime:
         return datetime.strptime(self.timestamp.ljust(14, "0")[:14], TS_FORMAT).replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Original:
+    """A capture's original bytes (``id_`` replay): what the page served when it was captured."""
+
+    url: str  # the snapshot URL asked for (public form)
+    content_type: str  # media type only, lower case ("text/html")
+    body: bytes  # at most the cap given to :meth:`WaybackClient.original`
+    truncated: bool = False
 
 
 @dataclass(frozen=True)
@@ -556,6 +568,19 @@ class WaybackClient:
         return UserStatus(**values)  # type: ignore[arg-type]
 
     # -- finding captures ------------------------------------------------------------------
+    @asynccontextmanager
+    async def _read_turn(self) -> AsyncIterator[None]:
+        """One read request (CDX search, replay) at a time, ``cdx_interval`` apart: politeness
+        when not routed through the fetcher's scheduler."""
+        async with self._cdx_lock:
+            delay = self._cdx_next - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            try:
+                yield
+            finally:
+                self._cdx_next = time.monotonic() + self.settings.cdx_interval
+
     async def cdx(
         self,
         url: str,
@@ -577,16 +602,10 @@ class WaybackClient:
         params |= {k: v for k, v in (("from", from_), ("to", to)) if v}
         if limit is not None:
             params["limit"] = str(limit)
-        async with self._cdx_lock:  # politeness when not routed through the fetcher's scheduler
-            delay = self._cdx_next - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            try:
-                response = await self._request(
-                    "GET", f"{self.wayback_url}/cdx/search/cdx", params=params, follow=True
-                )
-            finally:
-                self._cdx_next = time.monotonic() + self.settings.cdx_interval
+        async with self._read_turn():
+            response = await self._request(
+                "GET", f"{self.wayback_url}/cdx/search/cdx", params=params, follow=True
+            )
         error_text = response.headers.get("x-archive-wayback-runtime-error", "") + response.text
         if response.status_code != 200:
             if why := excluded_reason(error_text):
@@ -612,6 +631,36 @@ class WaybackClient:
             status=status,
             mimetype=row.get("mimetype") or None,
         )
+
+    async def original(
+        self, timestamp: str, url: str, max_bytes: int = REPLAY_MAX_BYTES
+    ) -> Original:
+        """The original bytes of one capture (``/web/<ts>id_/<url>``: no banner, no rewritten
+        links), read up to ``max_bytes``; paced with the CDX searches. :class:`WaybackError`
+        when the archive does not answer 200."""
+        replay = f"{self.wayback_url}/web/{timestamp}id_/{url}"
+        body, truncated = bytearray(), False
+        async with self._read_turn():
+            try:
+                async with self.client.stream(
+                    "GET", replay, follow_redirects=True, timeout=self.settings.timeout
+                ) as response:
+                    if response.status_code != 200:
+                        raise WaybackError(
+                            f"replay of {timestamp}/{url}: HTTP {response.status_code}"
+                        )
+                    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > max_bytes:  # the rest is not read
+                            del body[max_bytes:]
+                            truncated = True
+                            break
+            except httpx.HTTPError as exc:  # text may echo the request: scrub, drop the chain
+                raise WaybackError(
+                    self._scrub(f"replay of {timestamp}/{url} failed: {type(exc).__name__}: {exc}")
+                ) from None
+        return Original(self.snapshot_url(timestamp, url), kind, bytes(body), truncated)
 
     async def find_captures(self, url: str, assigned: date | None = None) -> CaptureSet:
         """The capture from the assignment week (closest before, else after) and the latest."""
