@@ -135,9 +135,12 @@ def _drift_lines(section: dict[str, Any] | None) -> list[str]:
     if not section or not isinstance(section.get("baseline"), dict):
         return ["Drift: not measured yet (needs one successful check of a text page)"]
     base = section["baseline"]
-    since = f"baseline {base.get('at')}, {base.get('words')} words"
+    source = f" from the {base['source']} copy" if base.get("source") == "capture" else ""
+    since = f"baseline{source} {base.get('at')}, {base.get('words')} words"
     score = section.get("similarity")
-    score_text = f"similarity {score:.2f}" if isinstance(score, int | float) else "similarity ?"
+    if not isinstance(score, int | float):
+        return [f"Drift: not compared yet ({since}; the next check compares)"]
+    score_text = f"similarity {score:.2f}"
     if section.get("changed"):
         return [
             f"Drift: CHANGED ({score_text}; {since})",
