@@ -353,6 +353,13 @@ def _duration(ctx: click.Context, param: click.Parameter, text: Any) -> Any:
     help="Minimum gap between request starts to one host.",
 )
 @health_policy_options
+@click.option(
+    "--accept-drift",
+    multiple=True,
+    metavar="ID",
+    help="Accept the changed text of reading ID as its new drift baseline, before checking "
+    "(repeatable): 'yes, the new version is fine'; it is no longer reported changed.",
+)
 def check_command(ids: tuple[str, ...], readings: Path, **options: Any) -> None:
     """Check the readings' links, record the results in snapshots/, report what needs doing.
 
@@ -885,15 +892,3 @@ def prune_command(readings: Path, snapshots: Path, yes: bool) -> None:
     except LedgerError as exc:
         fail(str(exc))
     click.echo(f"Deleted {len(removed)} orphaned record(s): {', '.join(removed)}")
-
-
-# -- check --accept-drift (content drift) ----------------------------------------------------
-check_command.params.append(
-    click.Option(
-        ["--accept-drift"],
-        multiple=True,
-        metavar="ID",
-        help="Accept the changed text of reading ID as its new drift baseline, before checking "
-        "(repeatable): 'yes, the new version is fine'; it is no longer reported changed.",
-    )
-)
