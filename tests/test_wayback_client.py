@@ -18,7 +18,7 @@ import pytest
 
 from linkkeeper.iakeys import KEYS_PAGE, Keys
 from linkkeeper.remap import Remapper
-from linkkeeper.sandbox import Sandbox
+from linkkeeper.sandbox import Sandbox, start_wayback
 from linkkeeper.sandbox.wayback import ManualClock, WaybackMachine
 from linkkeeper.wayback import (
     STATUS_EXT,
@@ -46,9 +46,7 @@ WEB = "web.archive.org"
 
 @pytest.fixture(scope="module")
 def box() -> Iterator[Sandbox]:
-    machine = WaybackMachine(access_key=ACCESS, secret_key=SECRET)
-    sandbox = Sandbox(machine.hosts()).start()
-    sandbox.wayback = machine
+    sandbox = start_wayback(access_key=ACCESS, secret_key=SECRET)
     try:
         yield sandbox
     finally:

@@ -7,9 +7,18 @@ tests, by ``linkkeeper demo`` and by ``linkkeeper sandbox`` (serve it by hand).
 
 from __future__ import annotations
 
+from typing import Any
+
 from linkkeeper.sandbox._server import RecordedRequest, RequestLog, Sandbox, VirtualHost
 
-__all__ = ["RecordedRequest", "RequestLog", "Sandbox", "VirtualHost", "start_sandbox"]
+__all__ = [
+    "RecordedRequest",
+    "RequestLog",
+    "Sandbox",
+    "VirtualHost",
+    "start_sandbox",
+    "start_wayback",
+]
 
 
 def start_sandbox() -> Sandbox:
@@ -19,5 +28,15 @@ def start_sandbox() -> Sandbox:
 
     machine = WaybackMachine()
     sandbox = Sandbox([*web_hosts(), *machine.hosts()])
+    sandbox.wayback = machine
+    return sandbox.start()
+
+
+def start_wayback(**config: Any) -> Sandbox:
+    """Start only the sandbox Wayback Machine (``config``: :class:`WaybackConfig` fields)."""
+    from linkkeeper.sandbox.wayback import WaybackMachine
+
+    machine = WaybackMachine(**config)
+    sandbox = Sandbox(machine.hosts())
     sandbox.wayback = machine
     return sandbox.start()

@@ -10,7 +10,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 import pytest
 
-from linkkeeper.sandbox import Sandbox
+from linkkeeper.sandbox import Sandbox, start_wayback
 from linkkeeper.sandbox.wayback import ManualClock, WaybackMachine, surt
 
 AUTH = {"Authorization": "LOW sandbox-access:sandbox-secret", "Accept": "application/json"}
@@ -20,9 +20,7 @@ START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def box() -> Iterator[Sandbox]:
-    machine = WaybackMachine()
-    sandbox = Sandbox(machine.hosts()).start()
-    sandbox.wayback = machine
+    sandbox = start_wayback()
     try:
         yield sandbox
     finally:
