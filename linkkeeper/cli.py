@@ -62,6 +62,20 @@ def format_option(*choices: str) -> Any:
     return decorate
 
 
+def seconds_option(name: str, default: float, help: str) -> Any:
+    """A non-negative number of seconds, with its ``LINKKEEPER_<NAME>`` variable."""
+    return click.option(
+        name,
+        type=click.FloatRange(min=0),
+        default=default,
+        show_default=True,
+        envvar="LINKKEEPER_" + name.removeprefix("--").upper().replace("-", "_"),
+        show_envvar=True,
+        metavar="SECONDS",
+        help=help,
+    )
+
+
 def health_policy_options(func: Any) -> Any:
     """When a failing link becomes dead; every command that writes health takes these."""
     func = click.option(
@@ -342,16 +356,7 @@ def _duration(ctx: click.Context, param: click.Parameter, text: Any) -> Any:
     show_envvar=True,
     help="Requests in flight per host (a config [tool.linkkeeper.hosts] entry wins).",
 )
-@click.option(
-    "--host-interval",
-    type=click.FloatRange(min=0),
-    default=0.5,
-    show_default=True,
-    envvar="LINKKEEPER_HOST_INTERVAL",
-    show_envvar=True,
-    metavar="SECONDS",
-    help="Minimum gap between request starts to one host.",
-)
+@seconds_option("--host-interval", 0.5, "Minimum gap between request starts to one host.")
 @health_policy_options
 @click.option(
     "--accept-drift",
@@ -735,35 +740,14 @@ def sandbox_command(rules_file: Path | None) -> None:
     show_envvar=True,
     help="Submissions per minute (shared by all running captures).",
 )
-@click.option(
-    "--poll-interval",
-    type=click.FloatRange(min=0),
-    default=3.0,
-    show_default=True,
-    envvar="LINKKEEPER_POLL_INTERVAL",
-    show_envvar=True,
-    metavar="SECONDS",
-    help="Seconds between status polls of a running capture.",
+@seconds_option("--poll-interval", 3.0, "Seconds between status polls of a running capture.")
+@seconds_option(
+    "--poll-deadline", 120.0, "Stop polling a capture after this long; the next run polls it again."
 )
-@click.option(
-    "--poll-deadline",
-    type=click.FloatRange(min=0),
-    default=120.0,
-    show_default=True,
-    envvar="LINKKEEPER_POLL_DEADLINE",
-    show_envvar=True,
-    metavar="SECONDS",
-    help="Stop polling a capture after this long; the next run polls it again.",
-)
-@click.option(
+@seconds_option(
     "--cdx-interval",
-    type=click.FloatRange(min=0),
-    default=2.0,
-    show_default=True,
-    envvar="LINKKEEPER_CDX_INTERVAL",
-    show_envvar=True,
-    metavar="SECONDS",
-    help="Minimum gap between CDX searches (the CDX server allows about 30 a minute).",
+    2.0,
+    "Minimum gap between CDX searches (the CDX server allows about 30 a minute).",
 )
 @click.option(
     "--refresh-captures",
