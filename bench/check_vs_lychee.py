@@ -8,8 +8,9 @@ article of about 5 KB (head with meta tags, navigation, some 700 words, a script
 and headings are not not-found phrases, so no soft-404 rule fires). Both tools get the same
 limits: 128 requests in flight, 10 per host, no gap between requests to a host; a fresh
 ``snapshots/`` for every linkkeeper run (everything is fetched and recorded).
-Reports wall time and peak RSS of each tool's process (``wait4`` rusage). Not run in CI.
-``--profile FILE`` runs linkkeeper under cProfile (slower) and prints where the time went.
+Reports wall time, CPU time (user + system) and peak RSS of each tool's process (``wait4``
+rusage). Not run in CI. ``--profile FILE`` runs linkkeeper under cProfile (slower; a sampling
+profiler such as ``py-spy record --gil`` shows the CPU split more truly).
 """
 
 from __future__ import annotations
@@ -118,8 +119,8 @@ def write_inputs(folder: Path, links: list[str]) -> tuple[Path, Path]:
 
 
 # -- running one tool ----------------------------------------------------------------------------
-def measure(command: list[str], cwd: Path) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MiB, exit code) of one process."""
+def measure(command: list[str], cwd: Path) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS MiB, exit code) of one process."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout, installed or not
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -130,13 +131,14 @@ def measure(command: list[str], cwd: Path) -> tuple[float, float, int]:
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode not in (0, 1) and process.stderr is not None:
         sys.stderr.write(process.stderr.read()[-2000:])
-    return wall, usage.ru_maxrss / 1024, process.returncode
+    cpu = usage.ru_utime + usage.ru_stime
+    return wall, cpu, usage.ru_maxrss / 1024, process.returncode
 
 
 PROFILE: Path | None = None  # --profile: run linkkeeper under cProfile, write stats here
 
 
-def run_linkkeeper(folder: Path, readings: Path) -> tuple[float, float, int, int]:
+def run_linkkeeper(folder: Path, readings: Path) -> tuple[float, float, float, int, int]:
     snapshots = folder / "snapshots"
     shutil.rmtree(snapshots, ignore_errors=True)
     report = folder / "linkkeeper.json"
@@ -149,14 +151,14 @@ def run_linkkeeper(folder: Path, readings: Path) -> tuple[float, float, int, int
         "--host-concurrency", str(HOST_CONCURRENCY), "--host-interval", "0",
         "--format", "json", "--output", str(report),
     ]  # fmt: skip
-    wall, rss, code = measure(command, folder)
+    wall, cpu, rss, code = measure(command, folder)
     import json
 
     summary = json.loads(report.read_text())["summary"] if report.exists() else {}
-    return wall, rss, code, summary.get("by_verdict", {}).get("ok", 0)
+    return wall, cpu, rss, code, summary.get("by_verdict", {}).get("ok", 0)
 
 
-def run_lychee(folder: Path, markdown: Path) -> tuple[float, float, int, int]:
+def run_lychee(folder: Path, markdown: Path) -> tuple[float, float, float, int, int]:
     report = folder / "lychee.json"
     command = [
         str(Path(sys.executable).with_name("lychee")), "--no-progress",
@@ -164,11 +166,11 @@ def run_lychee(folder: Path, markdown: Path) -> tuple[float, float, int, int]:
         "--host-concurrency", str(HOST_CONCURRENCY), "--host-request-interval", "0s",
         "--format", "json", "--output", str(report), str(markdown),
     ]  # fmt: skip
-    wall, rss, code = measure(command, folder)
+    wall, cpu, rss, code = measure(command, folder)
     import json
 
     ok = json.loads(report.read_text()).get("successful", 0) if report.exists() else 0
-    return wall, rss, code, ok
+    return wall, cpu, rss, code, ok
 
 
 def main() -> None:
@@ -187,7 +189,7 @@ def main() -> None:
     servers, port = start_web(args.hosts, args.latency)
     print(f"{args.hosts} hosts at {args.latency * 1000:g} ms, {MAX_CONCURRENCY} in flight, "
           f"{HOST_CONCURRENCY} per host, no interval")  # fmt: skip
-    print(f"{'links':>6}  {'tool':<10} {'wall s':>7} {'peak MiB':>9} {'ok':>6}  exit")
+    print(f"{'links':>6}  {'tool':<10} {'wall s':>7} {'cpu s':>6} {'peak MiB':>9} {'ok':>6}  exit")
     try:
         with tempfile.TemporaryDirectory(prefix="lk-bench-") as tmp:
             folder = Path(tmp)
@@ -201,8 +203,9 @@ def main() -> None:
                     best = min(
                         (tool(folder, source) for _ in range(args.repeat)), key=lambda r: r[0]
                     )
-                    wall, rss, code, ok = best
-                    print(f"{links:>6}  {name:<10} {wall:>7.2f} {rss:>9.1f} {ok:>6}  {code}")
+                    wall, cpu, rss, code, ok = best
+                    figures = f"{wall:>7.2f} {cpu:>6.2f} {rss:>9.1f} {ok:>6}  {code}"
+                    print(f"{links:>6}  {name:<10} {figures}")
     finally:
         for process in servers:
             process.terminate()

@@ -30,8 +30,7 @@ from typing import TYPE_CHECKING, Any
 from linkkeeper.health import format_time
 
 if TYPE_CHECKING:
-    from bs4 import BeautifulSoup
-
+    from linkkeeper.htmltree import Element
     from linkkeeper.ledger import Ledger, Record
     from linkkeeper.report import Row
 
@@ -69,59 +68,67 @@ MONTHS = (
 )
 STOP = frozenset(MONTHS.split())
 WORD = re.compile(r"[^\W\d_]+")
+ASCII_WORD = re.compile(r"[a-z]+")  # the same words in lower-case ASCII text, found faster
 
 
 CANDIDATES = ("article", "main", "role=main")  # the text's root, in order of preference
 ROOT_TAGS = frozenset({"article", "main", "body"})  # "body": the root when no candidate is
 
 
-def _dropped(tag: Any) -> bool:
+def _dropped(tag: Element) -> bool:
     """Chrome or a rotating block: the tag and everything in it are not the reading's text."""
-    if tag.name in DROP_TAGS:
+    if tag.tag in DROP_TAGS:
         return True
-    attrs = tag.attrs
+    attrs = tag.attrib
     if not attrs:
         return False
     if attrs.get("role") in DROP_ROLES:
         return True
-    marks = " ".join([*attrs.get("class", []), str(attrs.get("id", ""))])
+    marks = f"{attrs.get('class', '')} {attrs.get('id', '')}"
     return bool(marks.strip() and NOISE.search(marks))
 
 
-def main_text(html: str | BeautifulSoup) -> str:
+def main_text(html: str | Element) -> str:
     """The readable text of a page: ``<article>`` (the longest), else ``<main>``, else the body,
     without chrome and rotating blocks.
 
-    A parsed page (the shared :meth:`~linkkeeper.models.FetchResult.soup`) is only read: one
+    A parsed page (the shared :meth:`~linkkeeper.models.FetchResult.tree`) is only read: one
     walk skips dropped subtrees, collects the stripped text nodes in order and notes where
-    each candidate root's text starts and ends (what ``get_text(" ", strip=True)`` would give
-    after decomposing the dropped blocks)."""
-    from bs4 import BeautifulSoup, CData, NavigableString, Tag
+    each candidate root's text starts and ends."""
+    from linkkeeper.htmltree import is_element, parse
 
-    soup = BeautifulSoup(html, "html.parser") if isinstance(html, str) else html
-    text_types = (NavigableString, CData)  # no comments, doctypes, scripts (as get_text)
+    root = parse(html) if isinstance(html, str) else html
     strings: list[str] = []
     spans: dict[str, list[list[int]]] = {kind: [] for kind in (*CANDIDATES, "body")}
-    stack: list[tuple[Iterator[Any], list[int] | None]] = [(iter(soup.contents), None)]
+    # (children left, the element they belong to, its span): text first, then each child,
+    # then that child's tail; a dropped element or comment contributes its tail only.
+    stack: list[tuple[Iterator[Any], Any, list[int] | None]] = [(iter((root,)), None, None)]
+
+    def add(text: str | None) -> None:
+        if text and (stripped := text.strip()):
+            strings.append(stripped)
+
     while stack:
-        nodes, span = stack[-1]
+        nodes, parent, span = stack[-1]
         for node in nodes:
-            if type(node) in text_types:
-                if stripped := node.strip():
-                    strings.append(stripped)
-            elif isinstance(node, Tag) and not _dropped(node):
-                kinds = [node.name] if node.name in ROOT_TAGS else []
-                if node.attrs.get("role") == "main":
+            if is_element(node) and not _dropped(node):
+                kinds = [node.tag] if node.tag in ROOT_TAGS else []
+                if node.get("role") == "main":
                     kinds.append("role=main")
                 opened = [len(strings), len(strings)] if kinds else None
                 for kind in kinds:
                     spans[kind].append(opened)  # type: ignore[arg-type]
-                stack.append((iter(node.contents), opened))
+                add(node.text)
+                stack.append((iter(node), node, opened))
                 break
+            if node is not root:
+                add(node.tail)
         else:
             stack.pop()
             if span is not None:
                 span[1] = len(strings)
+            if parent is not None and parent is not root:
+                add(parent.tail)
 
     def length(span: list[int]) -> int:  # len(" ".join(strings[a:b])) without joining
         a, b = span
@@ -137,7 +144,9 @@ def main_text(html: str | BeautifulSoup) -> str:
 
 def words_of(text: str) -> list[str]:
     """Lower-case words without digits, dates or month/day names: what a reader reads."""
-    return [w for w in WORD.findall(text.lower()) if w not in STOP]
+    lower = text.lower()
+    found = (ASCII_WORD if lower.isascii() else WORD).findall(lower)
+    return [w for w in found if w not in STOP]
 
 
 # -- fingerprints ------------------------------------------------------------------------------
@@ -188,6 +197,23 @@ def _hash(text: str) -> int:
     return int.from_bytes(digest, "big") >> (64 - HASH_BITS)
 
 
+_BLAKE = hashlib.blake2b(digest_size=8)  # copied per shingle: cheaper than a new one each
+
+
+def _shingle_hashes(words: list[str]) -> list[int]:
+    """The distinct :func:`_hash` values of every run of :data:`SHINGLE` words joined by
+    spaces, ascending: the same values, with one hasher copied instead of built per shingle
+    (hashing is most of a fingerprint's cost, over a millisecond on a long article)."""
+    runs = zip(*(words[i:] for i in range(SHINGLE)), strict=False)  # stops at the last whole
+    digests = set()
+    for shingle in {" ".join(run) for run in runs}:
+        hasher = _BLAKE.copy()
+        hasher.update(shingle.encode())
+        digests.add(hasher.digest())
+    shift = 64 - HASH_BITS
+    return sorted({int.from_bytes(digest, "big") >> shift for digest in digests})
+
+
 def _simhash(hashes: list[int]) -> int:
     """Bit ``i`` set when most hashes have it set; counted per column of their binary digits
     (string operations in C instead of a Python loop over 52 bits of each hash)."""
@@ -204,9 +230,7 @@ def fingerprint(text: str, title: str | None = None) -> Fingerprint | None:
     words = words_of(text)
     if len(words) < MIN_WORDS:
         return None
-    runs = zip(*(words[i:] for i in range(SHINGLE)), strict=False)  # stops at the last whole
-    shingles = {" ".join(run) for run in runs}
-    hashes = sorted({_hash(s) for s in shingles})
+    hashes = _shingle_hashes(words)
     simhash = _simhash(hashes[:SIMHASH_SAMPLE])
     minhash = tuple(hashes[:PERMUTATIONS])
     return Fingerprint(" ".join(title.split()) if title else None, len(words),

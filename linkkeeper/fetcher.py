@@ -1,8 +1,11 @@
 """Fetch one URL well, many URLs fast and politely: the HTTP layer under the judges and Wayback.
 
-:class:`Fetcher` owns one ``httpx.AsyncClient`` over the aiohttp transport (about a third of
-httpx's own pool's CPU per request), a per-run cookie jar, the per-host scheduler
+:class:`Fetcher` owns one httpx transport (httpx-aiohttp's, about a third of httpx's own pool's
+CPU per request), a per-run ``httpx.Cookies`` jar, the per-host scheduler
 (:mod:`linkkeeper.politeness`) and the private-address guard (:mod:`linkkeeper.netsafety`).
+It builds each ``httpx.Request`` itself and hands it to the transport: it already follows
+redirects and keeps cookies on its own, and ``AsyncClient.send`` around the transport cost more
+CPU than the transport (header merging, cookie extraction on every response).
 :meth:`Fetcher.fetch` never raises for network trouble: it always returns a
 :class:`~linkkeeper.models.FetchResult` whose ``error`` names the failure class.
 
@@ -51,6 +54,14 @@ BROWSER_HEADERS = {
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
     "Accept-Language": "en-US,en;q=0.9",
     "Accept-Encoding": "gzip, deflate",  # decoded here with a size cap (see _Inflater)
+}
+
+# httpx.AsyncClient's own defaults, which our headers update (the wire stays as it was).
+CLIENT_DEFAULT_HEADERS = {
+    "Accept": "*/*",
+    "Accept-Encoding": "gzip, deflate",
+    "Connection": "keep-alive",
+    "User-Agent": "",
 }
 
 # Hosts with published rules; [tool.linkkeeper.hosts."HOST"] settings win over these.
@@ -226,9 +237,6 @@ class Fetcher:
             backoff_base=s.backoff_base,
             backoff_max=s.backoff_max,
         )
-        self._host_headers = {
-            h.lower(): dict(o.headers) for h, o in s.host_overrides.items() if o.headers
-        }
         self._interval_fixed = {
             h.lower() for h, o in s.host_overrides.items() if o.interval is not None
         }
@@ -236,31 +244,39 @@ class Fetcher:
         self._robots_done: set[str] = set()
         self._robots_locks: dict[str, asyncio.Lock] = {}
         self._guard = AddressGuard()
-        self._client: httpx.AsyncClient | None = None
+        # Built once per run (per host with configured headers), copied into each request:
+        # what httpx.AsyncClient(headers=...) sent, its own defaults first, in its order.
+        self._headers = httpx.Headers(CLIENT_DEFAULT_HEADERS)
+        self._headers.update({**BROWSER_HEADERS, "User-Agent": s.user_agent})
+        self._headers_by_host: dict[str, httpx.Headers] = {}
+        for host, override in s.host_overrides.items():
+            if override.headers:
+                merged = self._headers_by_host[host.lower()] = httpx.Headers(self._headers)
+                merged.update(dict(override.headers))
+        # No pool timeout: the total deadline (asyncio.timeout around each hop) starts first
+        # and is as long, so aiohttp's pool/connect timer could never fire; it cost a timer.
+        timeout = httpx.Timeout(
+            s.connect_timeout, read=s.read_timeout, write=s.read_timeout, pool=None
+        )
+        self._extensions = {"timeout": timeout.as_dict()}
+        self._cookies = httpx.Cookies()
+        self._transport: httpx.AsyncBaseTransport | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
-        s = self.settings
         inner = AiohttpTransport(client=self._new_session)
-        transport = RemapTransport(inner, self.remap) if self.remap else inner
-        self._client = httpx.AsyncClient(
-            transport=transport,
-            follow_redirects=False,
-            timeout=httpx.Timeout(
-                s.connect_timeout, read=s.read_timeout, write=s.read_timeout, pool=s.total_timeout
-            ),
-            headers={**BROWSER_HEADERS, "User-Agent": s.user_agent},
-        )
+        self._transport = RemapTransport(inner, self.remap) if self.remap else inner
+        self._cookies = httpx.Cookies()  # one jar per run
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._transport is not None:
+            await self._transport.aclose()
+            self._transport = None
 
     def _new_session(self) -> aiohttp.ClientSession:
-        """The aiohttp session under httpx: no cookie jar of its own (httpx keeps the jar in
-        real-URL space), no per-host limit (the scheduler decides), roomy header limits."""
+        """The aiohttp session under httpx: no cookie jar of its own (the fetcher keeps the jar
+        in real-URL space), no per-host limit (the scheduler decides), roomy header limits."""
         connector = aiohttp.TCPConnector(
             limit=self.settings.max_concurrency,
             limit_per_host=0,
@@ -276,12 +292,12 @@ class Fetcher:
     @property
     def cookies(self) -> httpx.Cookies:
         """The run's cookie jar (original URL space)."""
-        return self._require_client().cookies
+        return self._cookies
 
-    def _require_client(self) -> httpx.AsyncClient:
-        if self._client is None:
+    def _require_transport(self) -> httpx.AsyncBaseTransport:
+        if self._transport is None:
             raise RuntimeError("use the Fetcher inside 'async with Fetcher(...) as fetcher'")
-        return self._client
+        return self._transport
 
     # -- public API -----------------------------------------------------------------------
     async def fetch(
@@ -297,7 +313,7 @@ class Fetcher:
         """Fetch ``url`` following redirects, retrying transient failures; never raises for
         network trouble. ``data`` sends a form body (POST); ``max_body``/``retries`` override
         the settings for this call."""
-        self._require_client()
+        self._require_transport()
         started = time.monotonic()
         cap = self.settings.max_body if max_body is None else max_body
         allowed = self.settings.retries if retries is None else retries
@@ -347,50 +363,76 @@ class Fetcher:
         cap: int,
     ) -> FetchResult:
         redirects: list[tuple[int, str]] = []
-        seen = {self._visit_key(method, url)}
-        current = url
+        try:
+            current = httpx.URL(url)  # parsed once per hop: the join below reuses it
+        except httpx.InvalidURL as exc:
+            return FetchResult(
+                url=url, final_url=url, status=None, method=method,
+                error="invalid-url", error_detail=str(exc),
+            )  # fmt: skip
+        seen = {self._visit_key(method, url, current)}
+        current_text = url
         while True:
-            hop = await self._send(current, method, headers, data, cap)
+            hop = await self._send(current, current_text, method, headers, data, cap)
             hop.url, hop.redirects = url, redirects
             location = hop.headers.get("location")
             if hop.error or hop.status not in REDIRECT_STATUSES or not location:
                 return hop
             try:
-                target = str(httpx.URL(current).join(location))
+                current = current.join(location)
             except httpx.InvalidURL as exc:
                 hop.error, hop.error_detail = "invalid-url", f"bad Location {location!r}: {exc}"
                 return hop
-            redirects.append((hop.status, target))
+            current_text = str(current)
+            redirects.append((hop.status, current_text))
             if len(redirects) > self.settings.max_redirects:
                 hop.error = "too-many-redirects"
                 hop.error_detail = f"more than {self.settings.max_redirects} redirects"
                 return hop
             if (hop.status == 303 and method != "HEAD") or (hop.status in (301, 302) and data):
                 method, data = "GET", None
-            key = self._visit_key(method, target)
+            key = self._visit_key(method, current_text, current)
             if key in seen:
                 hop.error = "redirect-loop"
-                hop.error_detail = f"{target} was already requested with the same cookies"
+                hop.error_detail = f"{current_text} was already requested with the same cookies"
                 return hop
             seen.add(key)
-            current = target
 
-    def _visit_key(self, method: str, url: str) -> tuple[str, str, str | None]:
+    def _visit_key(self, method: str, text: str, url: httpx.URL) -> tuple[str, str, str | None]:
         """A redirect loop revisits a URL with the same cookies; a cookie handshake
         (medium.com's global-identity, nature.com's idp) revisits it with new ones."""
-        cookies = self._require_client().cookies
-        if not cookies.jar:  # most runs, most hosts: no cookies, no request to build
-            return method, url, None
+        if not self._cookies:  # most runs, most hosts: no cookies, no request to build
+            return method, text, None
         try:
             probe = httpx.Request(method, url)
-            cookies.set_cookie_header(probe)
+            self._cookies.set_cookie_header(probe)
         except (httpx.InvalidURL, ValueError):  # not a URL cookies apply to: _send reports it
-            return method, url, None
-        return method, url, probe.headers.get("cookie")
+            return method, text, None
+        return method, text, probe.headers.get("cookie")
 
     # -- one hop --------------------------------------------------------------------------
+    def _request(
+        self,
+        method: str,
+        url: httpx.URL,
+        host: str,
+        headers: Mapping[str, str] | None,
+        data: Mapping[str, str] | None,
+    ) -> httpx.Request:
+        """What ``AsyncClient.build_request`` would build: default, host and call headers (in
+        that order of precedence, lowest first), the run's cookies, the timeouts."""
+        merged = self._headers_by_host.get(host, self._headers)
+        if headers:
+            merged = httpx.Headers(merged)
+            merged.update(headers)
+        request = httpx.Request(method, url, headers=merged, data=data, extensions=self._extensions)
+        if self._cookies:
+            self._cookies.set_cookie_header(request)
+        return request
+
     async def _send(
         self,
+        url: httpx.URL,
         url_text: str,
         method: str,
         headers: Mapping[str, str] | None,
@@ -398,39 +440,36 @@ class Fetcher:
         cap: int,
     ) -> FetchResult:
         result = FetchResult(url=url_text, final_url=url_text, status=None, method=method)
-        try:
-            url = httpx.URL(url_text)
-        except httpx.InvalidURL as exc:
-            result.error, result.error_detail = "invalid-url", str(exc)
-            return result
         if url.scheme not in ("http", "https") or not url.host:
             result.error = "invalid-url"
             result.error_detail = "only http:// and https:// URLs with a host can be fetched"
             return result
         host = url.host.lower()
-        await self._apply_robots(url)
+        if host in self._robots_hosts:
+            await self._apply_robots(url, host)
         if not self.settings.allow_private:
             refusal = await self._refusal(url)
             if refusal:
                 result.error, result.error_detail = "private-address", refusal
                 return result
-        client = self._require_client()
-        request = client.build_request(
-            method, url, headers={**self._host_headers.get(host, {}), **(headers or {})}, data=data
-        )
+        transport = self._require_transport()
+        request = self._request(method, url, host, headers, data)
         body = bytearray()
         async with self.scheduler.slot(host):
             try:
                 async with asyncio.timeout(self.settings.total_timeout):
-                    response = await client.send(request, stream=True)
+                    response = await transport.handle_async_request(request)
                     try:
                         result.status = response.status_code
                         result.headers = dict(response.headers.items())  # lower-case names
+                        if "set-cookie" in result.headers:
+                            self._cookies.extract_cookies(response)
                         wanted = method != "HEAD" and not (
                             result.status in REDIRECT_STATUSES and "location" in result.headers
                         )
                         if wanted:
-                            result.truncated = await self._read_body(response, body, cap)
+                            encoding = result.headers.get("content-encoding", "")
+                            result.truncated = await self._read_body(response, encoding, body, cap)
                     finally:
                         await response.aclose()
             except TimeoutError:
@@ -446,9 +485,11 @@ class Fetcher:
         return result
 
     @staticmethod
-    async def _read_body(response: httpx.Response, body: bytearray, cap: int) -> bool:
+    async def _read_body(
+        response: httpx.Response, encoding: str, body: bytearray, cap: int
+    ) -> bool:
         """Stream the body into ``body`` up to ``cap`` decoded bytes; True when cut off."""
-        inflater = _Inflater(response.headers.get("content-encoding", ""))
+        inflater = _Inflater(encoding)
         async for chunk in response.aiter_raw():
             body += inflater.feed(chunk, cap - len(body) + 1)
             if len(body) > cap:
@@ -482,11 +523,10 @@ class Fetcher:
         port = target.port or (443 if target.scheme == "https" else 80)
         return await self._guard.refusal(target.host, port)
 
-    async def _apply_robots(self, url: httpx.URL) -> None:
+    async def _apply_robots(self, url: httpx.URL, host: str) -> None:
         """Once per run for listed hosts: robots.txt ``Crawl-delay`` becomes the host's gap
         (capped by ``max_crawl_delay``) unless the config sets that host's interval."""
-        host = url.host.lower()
-        if host not in self._robots_hosts or host in self._robots_done:
+        if host in self._robots_done:
             return
         async with self._robots_locks.setdefault(host, asyncio.Lock()):
             if host in self._robots_done:

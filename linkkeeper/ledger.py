@@ -25,6 +25,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from linkkeeper import _jsonfile
 from linkkeeper._atomic import atomic_write_many, atomic_write_text, fsync_dir
 from linkkeeper.freshness import FreshnessCache
 from linkkeeper.health import (
@@ -80,7 +81,7 @@ class Check:
     def from_result(cls, result: CheckResult, at: datetime) -> Check:
         return cls(
             at=at,
-            verdict=Verdict(result.verdict),
+            verdict=_verdict(result.verdict),
             reason=result.reason,
             url=result.url,
             http_status=result.http_status,
@@ -96,8 +97,8 @@ class Check:
         if "at" not in data or "verdict" not in data:
             raise ValueError("needs both 'at' and 'verdict'")
         try:
-            verdict = Verdict(data["verdict"])
-        except ValueError:
+            verdict = _VERDICTS[data["verdict"]]
+        except (KeyError, TypeError):
             allowed = ", ".join(v.value for v in Verdict)
             raise ValueError(f"verdict {data['verdict']!r} is not one of {allowed}") from None
         at = parse_time(data["at"])
@@ -106,7 +107,10 @@ class Check:
         status = data.get("http_status")
         if status is not None and (not isinstance(status, int) or isinstance(status, bool)):
             raise ValueError(f"http_status {status!r} is not a number")
-        return cls(
+        # Every entry of a history is parsed a few times a run: fill the fields directly, at
+        # half the cost of the frozen dataclass's __init__ (one object.__setattr__ per field).
+        check = object.__new__(cls)
+        check.__dict__.update(
             at=at,
             verdict=verdict,
             reason=str(data.get("reason") or ""),
@@ -115,6 +119,7 @@ class Check:
             final_url=data.get("final_url"),
             suggestion=data.get("suggestion"),
         )
+        return check
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -225,7 +230,18 @@ class Record:
 
     def to_json(self) -> str:
         """The file text: sorted keys, indent 2, UTF-8 as is, trailing newline."""
-        return json.dumps(self.data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        return _jsonfile.encode(self.data).decode("utf-8")
+
+
+_VERDICTS = {verdict.value: verdict for verdict in Verdict}
+
+
+def _verdict(value: Any) -> Verdict:
+    """``Verdict(value)`` without the enum's slow call in the common case."""
+    try:
+        return _VERDICTS[value]
+    except (KeyError, TypeError):
+        return Verdict(value)  # raises its ValueError
 
 
 def _repeats(last: dict[str, Any], new: dict[str, Any]) -> bool:
@@ -273,6 +289,7 @@ class Ledger:
         # read or written (keyed by its stat), so a run reads and validates each file once
         # and an unchanged record is recognised without encoding it.
         self._known: dict[str, _Known] = {}
+        self._files: dict[str, Path] = {}  # file_for, remembered
         self._unsynced = 0  # renames since the folder's last fsync
         self._sync_lock = threading.Lock()  # the check engine saves from worker threads
 
@@ -357,54 +374,65 @@ class Ledger:
     # -- reading --------------------------------------------------------------------------
     def file_for(self, reading_id: str) -> Path:
         """The record file of a reading; refuses ids that are not plain slugs."""
+        path = self._files.get(reading_id) if type(reading_id) is str else None
+        if path is not None:
+            return path
         if not isinstance(reading_id, str) or not RECORD_ID.fullmatch(reading_id):
             raise LedgerError(
                 f"reading id {reading_id!r} cannot name a ledger file: ids are slugs of "
                 "a-z, 0-9 and '-' (fix the id in the curriculum)"
             )
-        return self.path / f"{reading_id}.json"
+        path = self._files[reading_id] = self.path / f"{reading_id}.json"
+        return path
 
     def ids(self) -> list[str]:
         """Ids of all record files, sorted (temp and lock files are not records)."""
         if not self.path.is_dir():
             return []
-        return sorted(p.stem for p in self.path.glob("*.json") if RECORD_ID.fullmatch(p.stem))
+        try:  # as path.glob("*.json"), without a Path per file
+            with os.scandir(self.path) as entries:
+                stems = [entry.name[:-5] for entry in entries if entry.name.endswith(".json")]
+        except PermissionError:
+            return []
+        return sorted(stem for stem in stems if RECORD_ID.fullmatch(stem))
 
     def get(self, reading_id: str) -> Record | None:
         """The stored record, ``None`` if there is none; :class:`LedgerError` if it is corrupt."""
         return self._record(self._load(self.file_for(reading_id), reading_id), reading_id)
 
-    def _record(self, found: tuple[str, Record | None] | None, reading_id: str) -> Record | None:
+    def _record(self, found: Found | None, reading_id: str) -> Record | None:
         if found is None:
             return None
-        text, record = found
+        raw, record = found
         if record is None:  # validated when it was first read or written this run
-            record = Record(json.loads(text))
+            record = Record(_jsonfile.decode(raw))
         record.confirmed_at = self.freshness.confirmed(reading_id, record.url)
         return record
 
-    def _load(self, path: Path, reading_id: str) -> tuple[str, Record | None] | None:
-        """The file's text, and its record when it was read (and validated) just now.
+    def _load(self, path: Path, reading_id: str) -> Found | None:
+        """The file's bytes, and its record when it was read (and validated) just now.
 
         While the lock is held an unchanged file (same inode, size, mtime and mode) comes from
         memory, with no record: a run reads and validates each file once."""
         if self._lock is None:
-            text = _read(path)
-            return None if text is None else (text, _parse(path, text, reading_id))
-        try:
-            stat = os.stat(path)
-        except FileNotFoundError:
+            read = _read(path)
+            return None if read is None else (read[0], _parse(path, read[0], reading_id))
+        known = self._known.get(reading_id)
+        if known is not None:  # one stat tells whether anybody changed it since
+            try:
+                if _stat_key(os.stat(path)) == known.key:
+                    return known.raw, None
+            except FileNotFoundError:
+                del self._known[reading_id]
+                return None
+        read = _read(path)  # the stat of what was read comes with it
+        if read is None:
             self._known.pop(reading_id, None)
             return None
-        known = self._known.get(reading_id)
-        if known is not None and known.key == _stat_key(stat):
-            return known.text, None
-        text = _read(path)
-        if text is None:
-            return None
-        record = _parse(path, text, reading_id)  # only valid text is remembered
-        self._known[reading_id] = _Known(_stat_key(stat), text, stat.st_mode & 0o777)
-        return text, record
+        raw, stat = read
+        record = _parse(path, raw, reading_id)  # only valid files are remembered
+        self._known[reading_id] = _Known(_stat_key(stat), raw, stat.st_mode & 0o777)
+        return raw, record
 
     def records(self) -> Iterator[Record]:
         """Every record, in id order; raises :class:`LedgerError` at the first corrupt one."""
@@ -446,17 +474,21 @@ class Ledger:
         return self._stage(record, path, self._load(path, record.id))  # LedgerError if corrupt
 
     def _stage(
-        self, record: Record, path: Path, found: tuple[str, Record | None] | None
+        self, record: Record, path: Path, found: Found | None, *, built: bool = False
     ) -> PendingWrite | None:
+        """``built``: ``checks`` all parse and ``health`` was just assessed from them, so
+        validating those two again is skipped."""
+        try:
+            data = _jsonfile.encode(record.data)
+        except (TypeError, ValueError):
+            _validate(record.data, path, None, record.id)  # a refused record says why first
+            raise
+        if found is not None and (found[0] == data or _jsonfile.decode(found[0]) == record.data):
+            return None  # the same bytes, or the same data formatted by hand: leave it be
+        _validate(record.data, path, None, record.id, built=built)
         known = self._known.get(record.id)
-        if found is not None and json.loads(found[0]) == record.data:
-            return None  # the same data (JSON text of equal data is equal): no need to encode
-        _validate(record.data, path, None, record.id)
-        text = record.to_json()
-        if found is not None and found[0] == text:
-            return None
         mode = known.mode if found is not None and known is not None else NEW_FILE_MODE
-        return PendingWrite(self, path, record.id, text, mode)
+        return PendingWrite(self, path, record.id, data, mode)
 
     def write_all(self, writes: Iterable[PendingWrite]) -> None:
         """Write staged records as one group commit (see :func:`atomic_write_many`): each file
@@ -465,9 +497,9 @@ class Ledger:
         batch = list(writes)
         if not batch:
             return
-        stats = atomic_write_many([(w.path, w.text.encode("utf-8"), w.mode) for w in batch])
+        stats = atomic_write_many([(w.path, w.data, w.mode) for w in batch])
         for write, stat in zip(batch, stats, strict=True):
-            self._known[write.reading_id] = _Known(_stat_key(stat), write.text, write.mode)
+            self._known[write.reading_id] = _Known(_stat_key(stat), write.data, write.mode)
         with self._sync_lock:
             self._unsynced += len(batch)
             due = self._unsynced >= DIR_SYNC_EVERY
@@ -507,17 +539,18 @@ class Ledger:
         path = self.file_for(reading.id)
         found = self._load(path, reading.id)  # once: stat (and read) the file one time
         record = self._record(found, reading.id) or Record.new(reading)
-        self._refresh(record, reading)
+        self._refresh(record, reading, health=False)  # assessed once, after the new check
         if fold is not None:
             fold(record)
         at = result.checked_at or self.clock()
         record.add(Check.from_result(result, at), self.max_checks)
-        record.health = assess(record.current_checks, policy or self.policy)
-        write = self._stage(record, path, found)
-        if Verdict(result.verdict) in SUCCESS:
+        state = assess(record.current_checks, policy or self.policy)  # every entry parsed
+        record.health = state
+        write = self._stage(record, path, found, built=True)
+        if result.verdict in SUCCESS:
             self.freshness.confirm(record.id, record.url, at)
             record.confirmed_at = max(at, record.confirmed_at or at)
-        result.health = record.health.state
+        result.health = state.state  # what record.health.state would parse back
         return record, write
 
     def sync(self, readings: Iterable[Reading]) -> SyncResult:
@@ -526,9 +559,8 @@ class Ledger:
         corrupt: the error lists them all."""
         self._require_lock()
         wanted = {reading.id: reading for reading in readings}
-        records = self._load_all()
         result = SyncResult()
-        for record in records:
+        for record, path, found in self._load_all():
             was = record.orphaned
             reading = wanted.get(record.id)
             if reading is None:
@@ -537,14 +569,16 @@ class Ledger:
                 self._refresh(record, reading)
             if record.orphaned != was:
                 (result.orphaned if record.orphaned else result.returned).append(record.id)
-            self.save(record)
+            write = self._stage(record, path, found)  # as save(), without reading it again
+            if write is not None:
+                write()
         return result
 
     def prune_orphans(self) -> list[str]:
         """Delete orphaned records (only ever on request); returns their ids."""
         self._require_lock()
         removed = []
-        for record in self._load_all():
+        for record, _, _ in self._load_all():
             if record.orphaned:
                 self.file_for(record.id).unlink()
                 self._known.pop(record.id, None)
@@ -553,49 +587,62 @@ class Ledger:
         self._sync_dir()
         return removed
 
-    def _refresh(self, record: Record, reading: Reading) -> None:
+    def _refresh(self, record: Record, reading: Reading, *, health: bool = True) -> None:
         if record.data.get("url") != reading.url:
             record.confirmed_at = None  # it confirmed the old URL
         record.data["url"] = reading.url
         record.data["title"] = reading.title
         record.orphaned = False
-        record.health = assess(record.current_checks, self.policy)
+        if health:
+            record.health = assess(record.current_checks, self.policy)
 
-    def _load_all(self) -> list[Record]:
+    def _load_all(self) -> list[tuple[Record, Path, Found]]:
+        """Every record with its file and what :meth:`_load` found (to stage it unread)."""
         records, errors = [], []
         for reading_id in self.ids():
             try:
-                record = self.get(reading_id)
+                path = self.file_for(reading_id)
+                found = self._load(path, reading_id)
+                record = self._record(found, reading_id)
             except LedgerError as exc:
                 errors.append(str(exc))
                 continue
-            if record is not None:
-                records.append(record)
+            if record is not None and found is not None:
+                records.append((record, path, found))
         if errors:
             raise LedgerError("\n".join(errors))
         return records
 
 
 # -- file parsing -----------------------------------------------------------------------------
-@dataclass(frozen=True)
+# A file's bytes as read or written, with its record when it was parsed (and validated) just
+# now; None for a file this run knows unchanged (parse the bytes again: they are valid).
+Found = tuple[bytes, Record | None]
+
+
+@dataclass(frozen=True, slots=True)
 class _Known:
-    """A record file as this run last read or wrote it (text only: 10,000 records in memory
+    """A record file as this run last read or wrote it (bytes only: 10,000 records in memory
     as parsed JSON would cost more than the comparisons they save)."""
 
     key: tuple[int, int, int, int]  # inode, size, mtime, mode: changed if any differs
-    text: str
+    raw: bytes
     mode: int  # permission bits, kept when the file is replaced
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PendingWrite:
     """A record staged by :meth:`Ledger.stage`; calling it writes it."""
 
     ledger: Ledger
     path: Path
     reading_id: str
-    text: str
+    data: bytes  # the whole file, UTF-8
     mode: int
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8")
 
     def __call__(self) -> None:
         self.ledger.write_all([self])
@@ -605,34 +652,50 @@ def _stat_key(stat: os.stat_result) -> tuple[int, int, int, int]:
     return stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_mode
 
 
-def _read(path: Path) -> str | None:
+def _read(path: Path) -> tuple[bytes, os.stat_result] | None:
+    """The file's bytes and the stat of the very file read (no path lookup in between)."""
     try:
-        return path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
+    try:
+        stat = os.fstat(fd)
+        raw = os.read(fd, stat.st_size + 1)
+        if len(raw) != stat.st_size:  # not what fstat said (growing, short read): to the end
+            chunks = [raw]
+            while chunks[-1]:
+                chunks.append(os.read(fd, 1 << 16))
+            raw = b"".join(chunks)
+    finally:
+        os.close(fd)
+    return raw, stat
+
+
+def _parse(path: Path, raw: bytes, reading_id: str) -> Record:
+    try:
+        data = _jsonfile.decode(raw)
     except UnicodeDecodeError as exc:
         raise LedgerError(f"{path}: byte {exc.start} is not UTF-8; {FIX_CORRUPT}") from None
-
-
-def _parse(path: Path, text: str, reading_id: str) -> Record:
-    try:
-        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LedgerError(
             f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); {FIX_CORRUPT}"
         ) from None
-    _validate(data, path, text, reading_id)
+    _validate(data, path, raw, reading_id)
     return Record(data)
 
 
-def _validate(data: Any, path: Path, text: str | None, reading_id: str) -> None:
-    """Check the sections the ledger owns; other sections are left to their stages."""
+def _validate(
+    data: Any, path: Path, raw: bytes | None, reading_id: str, *, built: bool = False
+) -> None:
+    """Check the sections the ledger owns; other sections are left to their stages. ``raw``:
+    the file's bytes (for the line in messages), ``None`` for a record about to be written;
+    ``built``: see :meth:`Ledger._stage`."""
 
     def problem(message: str, key: str | None = None, index: int | None = None) -> LedgerError:
-        line = _line_of(text, key, index) if text is not None and key else None
-        where = f"{path}:{line}" if line else str(path)
-        if text is None:  # a record in memory, before writing
+        if raw is None:  # a record in memory, before writing
             return LedgerError(f"refusing to write {path}: {message}")
+        line = _line_of(_jsonfile.as_text(raw), key, index) if key else None
+        where = f"{path}:{line}" if line else str(path)
         return LedgerError(f"{where}: {message}; {FIX_CORRUPT}")
 
     if not isinstance(data, dict):
@@ -647,6 +710,8 @@ def _validate(data: Any, path: Path, text: str | None, reading_id: str) -> None:
     checks = data.get("checks", [])
     if not isinstance(checks, list):
         raise problem("'checks' must be a list", "checks")
+    if built:
+        return
     for index, entry in enumerate(checks):
         try:
             Check.from_dict(entry)

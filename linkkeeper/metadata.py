@@ -30,13 +30,12 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from linkkeeper import drift
+from linkkeeper import drift, htmltree
 from linkkeeper.health import format_time, parse_time
+from linkkeeper.htmltree import Element
 from linkkeeper.models import FetchResult, Verdict
 
 if TYPE_CHECKING:
-    from bs4 import BeautifulSoup
-
     from linkkeeper.fetcher import Fetcher
     from linkkeeper.ledger import Ledger, Record
     from linkkeeper.models import Reading
@@ -146,10 +145,10 @@ def _types(item: Mapping[str, Any]) -> list[str]:
 class HtmlPage:
     """One HTML page's ``<meta>`` tags and JSON-LD items, parsed once."""
 
-    def __init__(self, soup: BeautifulSoup) -> None:
-        self.soup = soup
+    def __init__(self, root: Element) -> None:
+        self.root = root
         self.meta: dict[str, list[str]] = {}
-        for tag in soup.find_all("meta"):
+        for tag in root.iter("meta"):
             key = tag.get("name") or tag.get("property") or tag.get("itemprop")
             content = clean(tag.get("content"))
             if isinstance(key, str) and content:
@@ -164,12 +163,12 @@ class HtmlPage:
     def _json_ld(self) -> list[dict[str, Any]]:
         """Every JSON-LD object (lists and ``@graph`` flattened); broken blocks are skipped."""
         items: list[dict[str, Any]] = []
-        for script in self.soup.find_all("script"):
+        for script in self.root.iter("script"):
             kind = str(script.get("type") or "").split(";")[0].strip().lower()
             if kind != "application/ld+json":
                 continue
             try:
-                stack: list[Any] = [json.loads(script.get_text(), strict=False)]
+                stack: list[Any] = [json.loads(script.text or "", strict=False)]
             except ValueError:
                 continue
             while stack:
@@ -213,7 +212,8 @@ class HtmlPage:
         return None
 
     def title_tag(self) -> str | None:
-        return clean(self.soup.title.get_text()) if self.soup.title else None
+        title = htmltree.first(self.root, "title")
+        return clean(title.text_content()) if title is not None else None
 
 
 Getter = Callable[[HtmlPage], Any]
@@ -260,8 +260,8 @@ CHAINS: dict[str, list[tuple[str, Getter]]] = {
 
 def html_metadata(page: FetchResult) -> Found:
     """The generic chain over one HTML page, plus its main text, from the page's shared parse
-    (:meth:`FetchResult.soup`: soft-404 judging may have parsed it already; only read here)."""
-    parsed = HtmlPage(page.soup())
+    (:meth:`FetchResult.tree`: soft-404 judging may have parsed it already; only read here)."""
+    parsed = HtmlPage(page.tree())
     result = Found()
     for name, chain in CHAINS.items():
         for source, getter in chain:
@@ -269,7 +269,7 @@ def html_metadata(page: FetchResult) -> Found:
             if value:
                 result.add(name, clean(value) if isinstance(value, str) else value, source)
                 break
-    result.text = drift.main_text(parsed.soup)
+    result.text = drift.main_text(parsed.root)
     return result
 
 

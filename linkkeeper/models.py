@@ -64,29 +64,24 @@ class FetchResult:
     method: str = "GET"
     attempts: int = 1
     elapsed: float = 0.0
-    _soup: Any = field(default=None, init=False, repr=False, compare=False)
+    _tree: Any = field(default=None, init=False, repr=False, compare=False)
 
     PARSE_LIMIT = 512 * 1024  # never parse more than this of a body
 
-    def soup(self) -> Any:
-        """The body (its first :attr:`PARSE_LIMIT` bytes) parsed by BeautifulSoup's html.parser,
-        once: the soft-404 signals and the metadata stage share it. Treat it as read-only
-        (``copy.copy`` it before ``decompose``)."""
-        if self._soup is None:
-            from bs4 import BeautifulSoup
+    def tree(self) -> Any:
+        """The body (its first :attr:`PARSE_LIMIT` bytes) parsed by lxml
+        (:func:`linkkeeper.htmltree.parse`), once: the soft-404 signals, site judges and the
+        metadata stage share it. Read-only."""
+        if self._tree is None:
+            from linkkeeper.htmltree import parse
 
-            self._soup = BeautifulSoup(self.text(self.PARSE_LIMIT), "html.parser")
-        return self._soup
+            self._tree = parse(self.text(self.PARSE_LIMIT))
+        return self._tree
 
     def release(self) -> None:
-        """Free the parse once nobody reads the page any more (the check engine, after the
-        metadata stage): a BeautifulSoup tree is a web of reference cycles that only the
-        cyclic GC would reclaim, late, so thousands of them pile up in a big run."""
-        soup, self._soup = self._soup, None
-        if soup is not None:
-            for child in list(soup.contents):  # the root's decompose alone stops at the root
-                child.decompose()
-            soup.decompose()
+        """Let the parse go once nobody reads the page any more (the check engine, after the
+        metadata stage), so a big run holds one tree per link in flight, not one per link."""
+        self._tree = None
 
     @property
     def content_type(self) -> str:

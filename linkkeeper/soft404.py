@@ -10,7 +10,7 @@ the site does real 404s at all and whether our page looks like its not-found pag
 Speed: parsing every page costs more than fetching it, so a cheap pass over the text
 (:func:`quick_clean`) first rules out the common case, an ordinary page with a title, no
 not-found, apology or parking words anywhere and no structure the pass cannot read. Only pages
-it cannot clear are parsed, once (:meth:`FetchResult.soup`, shared with the metadata stage).
+it cannot clear are parsed, once (:meth:`FetchResult.tree`, shared with the metadata stage).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 from linkkeeper.models import FetchResult
@@ -149,40 +149,22 @@ class PageText:
         return len(self.text.split())
 
 
-# Elements whose text a reader does not see. ``title`` rather than all of ``head``: html.parser
-# does not end an unclosed ``<head>`` at ``<body>``, and a whole article must not vanish.
+# Elements whose text a reader does not see (the title is read on its own).
 HIDDEN = frozenset({"script", "style", "noscript", "template", "title"})
 
 
 def page_text(page: FetchResult) -> PageText:
     """Title, ``<h1>``s and visible text of a (capped) HTML body, from the shared parse."""
-    soup = page.soup()
-    title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    headings = tuple(h.get_text(" ", strip=True) for h in soup.find_all("h1"))
-    has_scripts = soup.find("script") is not None
-    text = " ".join(" ".join(_visible_strings(soup)).split())
+    from linkkeeper.htmltree import first, strings, text_of
+
+    root = page.tree()
+    title_tag = first(root, "title")
+    title = text_of(title_tag) if title_tag is not None else ""
+    headings = tuple(text_of(h) for h in root.iter("h1"))
+    has_scripts = first(root, "script") is not None
+    visible = strings(root, skip=lambda element: element.tag in HIDDEN)
+    text = " ".join(" ".join(visible).split())
     return PageText(title=title, headings=headings, text=text, has_scripts=has_scripts)
-
-
-def _visible_strings(soup: Any) -> list[str]:
-    """The text nodes outside :data:`HIDDEN` elements, in order; the shared tree is only read.
-    (What ``get_text`` yields after decomposing them: plain strings and CDATA, no comments.)"""
-    from bs4 import CData, NavigableString, Tag
-
-    wanted = (NavigableString, CData)
-    out: list[str] = []
-    stack = [iter(soup.contents)]
-    while stack:
-        for node in stack[-1]:
-            if isinstance(node, Tag):
-                if node.name not in HIDDEN:
-                    stack.append(iter(node.contents))
-                    break
-            elif type(node) in wanted:
-                out.append(node)
-        else:
-            stack.pop()
-    return out
 
 
 # -- the cheap first pass ------------------------------------------------------------------

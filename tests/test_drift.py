@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+import lxml.html
+
 from linkkeeper import drift
 from linkkeeper.ledger import Record
 from linkkeeper.models import CheckResult, Reading, Verdict
@@ -133,11 +135,11 @@ def test_main_text_only_reads_a_shared_parse() -> None:
     from linkkeeper.models import FetchResult
 
     page = FetchResult("u", "u", 200, {"content-type": "text/html"}, BASE.encode())
-    soup = page.soup()
-    before = str(soup)
-    assert drift.main_text(soup) == drift.main_text(BASE)
-    assert str(soup) == before  # the soft-404 judge and the metadata chain read it too
-    assert "Kettle Pro" in soup.get_text()
+    tree = page.tree()
+    before = lxml.html.tostring(tree)
+    assert drift.main_text(tree) == drift.main_text(BASE)
+    assert lxml.html.tostring(tree) == before  # soft-404 judging and metadata read it too
+    assert "Kettle Pro" in tree.text_content()
 
 
 def test_ledger_section_baseline_no_churn_change_and_accept() -> None:
@@ -181,3 +183,16 @@ def test_a_new_url_starts_a_new_baseline() -> None:
     assert drift.update(record, "https://a.example/2", other, None, NOW)
     assert record.data["drift"]["url"] == "https://a.example/2"
     assert record.data["drift"]["changed"] is False
+
+
+def test_shingle_hashes_are_the_stable_hash_of_each_joined_run() -> None:
+    """Stored fingerprints stay comparable: the fast path hashes exactly what ``_hash`` of
+    each space-joined 5-word run gives, ASCII or not."""
+    rng = random.Random(7)
+    vocabulary = ["café", "naïve", "日本語", "straße", "a", "bb", "transformer", "heads"]
+    for size in (5, 6, 40, 300):
+        words = [rng.choice(vocabulary) for _ in range(size)]
+        for sample in (words, [w for w in words if w.isascii()]):
+            runs = {" ".join(sample[i : i + 5]) for i in range(len(sample) - 4)}
+            assert drift._shingle_hashes(sample) == sorted({drift._hash(r) for r in runs})
+    assert drift._hash("one two three four five") == 0x3E1DA6133E7D5  # pinned: stored values

@@ -329,17 +329,17 @@ def test_check_writes_each_record_once_with_metadata_and_drift(
 
 def test_release_frees_the_shared_parse_at_once() -> None:
     fetched = page("<!DOCTYPE html><html><body><article><p>Text.</p></article></body></html>")
-    soup = fetched.soup()
-    assert fetched.soup() is soup  # parsed once, shared
-    paragraph = weakref.ref(soup.find("p"))
+    tree = fetched.tree()
+    assert fetched.tree() is tree  # parsed once, shared
+    root = weakref.ref(tree)
     gc.disable()  # freed by reference counting, not left for the cyclic GC
     try:
         fetched.release()
-        del soup
-        assert paragraph() is None
+        del tree
+        assert root() is None
     finally:
         gc.enable()
-    assert fetched.soup().get_text() == "Text."  # parsed again if somebody still asks
+    assert fetched.tree().text_content() == "Text."  # parsed again if somebody still asks
     fetched.release()
     fetched.release()  # twice is harmless
 

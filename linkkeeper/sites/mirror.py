@@ -29,16 +29,16 @@ def next_data(page: FetchResult) -> dict[str, Any] | None:
     parse (judging and metadata read it) unless the body is longer than that parse reads: the
     data block must be whole."""
     if len(page.body) <= page.PARSE_LIMIT:
-        soup = page.soup()
+        root = page.tree()
     else:
-        from bs4 import BeautifulSoup  # lazily: bs4 costs 0.1 s to import
+        from linkkeeper.htmltree import parse
 
-        soup = BeautifulSoup(page.text(), "html.parser")
-    script = soup.find("script", id=NEXT_DATA_ID)
+        root = parse(page.text())
+    script = next((s for s in root.iter("script") if s.get("id") == NEXT_DATA_ID), None)
     if script is None:
         return None
     try:
-        data = json.loads(script.get_text())
+        data = json.loads(script.text or "")
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
