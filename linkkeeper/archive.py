@@ -791,13 +791,12 @@ _run = run_archive  # the name nightly first imported
 
 async def _refuse_private(urls: Iterable[str], remapper: Any) -> None:
     """The archive endpoints must be public addresses unless --allow-private (as ``check``)."""
-    from linkkeeper.netsafety import AddressGuard
+    from linkkeeper.netsafety import refusal
 
-    guard = AddressGuard()
     for url in urls:
         target = urlsplit(remapper.apply(url))
         port = target.port or (443 if target.scheme == "https" else 80)
-        if why := await guard.refusal(target.hostname or "", port):
+        if why := await refusal(target.hostname or "", port):
             raise ArchiveUsageError(
                 f"{url} would be reached at {why}; pass --allow-private to allow it "
                 "(e.g. for the sandbox or a local mirror)"

@@ -198,6 +198,7 @@ def _hash(text: str) -> int:
 
 
 _BLAKE = hashlib.blake2b(digest_size=8)  # copied per shingle: cheaper than a new one each
+_BITS = f"{{:0{HASH_BITS}b}}"  # a hash as its binary digits
 
 
 def _shingle_hashes(words: list[str]) -> list[int]:
@@ -206,7 +207,7 @@ def _shingle_hashes(words: list[str]) -> list[int]:
     (hashing is most of a fingerprint's cost, over a millisecond on a long article)."""
     runs = zip(*(words[i:] for i in range(SHINGLE)), strict=False)  # stops at the last whole
     digests = set()
-    for shingle in {" ".join(run) for run in runs}:
+    for shingle in set(map(" ".join, runs)):
         hasher = _BLAKE.copy()
         hasher.update(shingle.encode())
         digests.add(hasher.digest())
@@ -217,7 +218,7 @@ def _shingle_hashes(words: list[str]) -> list[int]:
 def _simhash(hashes: list[int]) -> int:
     """Bit ``i`` set when most hashes have it set; counted per column of their binary digits
     (string operations in C instead of a Python loop over 52 bits of each hash)."""
-    rows = "".join(f"{h:0{HASH_BITS}b}" for h in hashes)  # most significant bit first
+    rows = "".join(map(_BITS.format, hashes))  # most significant bit first
     simhash = 0
     for column in range(HASH_BITS):
         if 2 * rows[column::HASH_BITS].count("1") > len(hashes):

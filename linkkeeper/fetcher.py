@@ -33,12 +33,13 @@ from urllib import robotparser
 
 import aiohttp
 import httpx
+from aiohttp.abc import AbstractResolver
 from httpx_aiohttp import AiohttpTransport
 
 from linkkeeper import __version__
 from linkkeeper.config import HostOverride
 from linkkeeper.models import FetchResult
-from linkkeeper.netsafety import AddressGuard
+from linkkeeper.netsafety import GuardedResolver, PrivateAddressRefused, literal_refusal
 from linkkeeper.politeness import HostPolicy, HostScheduler
 from linkkeeper.remap import Remapper, RemapTransport
 
@@ -109,6 +110,7 @@ class FetchSettings:
 # loosely matching httpx ones (a refused connection becomes ConnectTimeout), so the aiohttp
 # and OS exceptions underneath decide. First matching row wins.
 ERROR_CLASSES: tuple[tuple[type[BaseException], str], ...] = (
+    (PrivateAddressRefused, "private-address"),  # our resolver's refusal (see netsafety)
     (aiohttp.ClientConnectorDNSError, "dns"),
     (socket.gaierror, "dns"),
     (aiohttp.ClientSSLError, "tls"),
@@ -143,6 +145,8 @@ def classify(exc: BaseException) -> tuple[str, str]:
         for kind, label in ERROR_CLASSES:
             if isinstance(candidate, kind):
                 text = str(candidate)
+                if label == "private-address":  # our own words, already a sentence
+                    return label, text
                 return label, f"{type(candidate).__name__}: {text}" if text else label
     return "protocol", f"{type(exc).__name__}: {exc}"
 
@@ -226,9 +230,17 @@ def _host_policies(settings: FetchSettings) -> dict[str, HostPolicy]:
 class Fetcher:
     """One run's HTTP client; use as ``async with Fetcher(settings) as fetcher``."""
 
-    def __init__(self, settings: FetchSettings | None = None, remap: Remapper | None = None):
+    def __init__(
+        self,
+        settings: FetchSettings | None = None,
+        remap: Remapper | None = None,
+        resolver: AbstractResolver | None = None,
+    ):
+        """``resolver``: the name service under the private-address guard (aiohttp's default
+        when ``None``; tests script one to play DNS)."""
         self.settings = settings or FetchSettings()
         self.remap = remap or None
+        self._resolver = resolver
         s = self.settings
         self.scheduler = HostScheduler(
             s.max_concurrency,
@@ -243,7 +255,6 @@ class Fetcher:
         self._robots_hosts = {h.lower() for h in s.robots_crawl_delay_hosts}
         self._robots_done: set[str] = set()
         self._robots_locks: dict[str, asyncio.Lock] = {}
-        self._guard = AddressGuard()
         # Built once per run (per host with configured headers), copied into each request:
         # what httpx.AsyncClient(headers=...) sent, its own defaults first, in its order.
         self._headers = httpx.Headers(CLIENT_DEFAULT_HEADERS)
@@ -281,6 +292,9 @@ class Fetcher:
             limit=self.settings.max_concurrency,
             limit_per_host=0,
             ssl=httpx.create_ssl_context(),
+            resolver=self._resolver
+            if self.settings.allow_private
+            else GuardedResolver(self._resolver),
         )
         return aiohttp.ClientSession(
             connector=connector,
@@ -448,7 +462,7 @@ class Fetcher:
         if host in self._robots_hosts:
             await self._apply_robots(url, host)
         if not self.settings.allow_private:
-            refusal = await self._refusal(url)
+            refusal = self._refusal(url)
             if refusal:
                 result.error, result.error_detail = "private-address", refusal
                 return result
@@ -510,18 +524,16 @@ class Fetcher:
     def _backoff(self, attempt: int) -> float:
         return self.settings.retry_base * 2 ** (attempt - 1) * random.uniform(1.0, 1.5)
 
-    async def _refusal(self, url: httpx.URL) -> str | None:
-        """Why the address actually connected to (after remap) is off limits, if it is."""
+    def _refusal(self, url: httpx.URL) -> str | None:
+        """Why the IP literal actually connected to (after remap) is off limits, if it is;
+        names are judged by the connection's own resolver (:class:`GuardedResolver`)."""
         target = url
         if self.remap is not None:
             try:
                 target = httpx.URL(self.remap.apply(str(url)))
             except httpx.InvalidURL:
                 return None  # the request itself reports the bad URL
-        if not target.host:
-            return None
-        port = target.port or (443 if target.scheme == "https" else 80)
-        return await self._guard.refusal(target.host, port)
+        return literal_refusal(target.host) if target.host else None
 
     async def _apply_robots(self, url: httpx.URL, host: str) -> None:
         """Once per run for listed hosts: robots.txt ``Crawl-delay`` becomes the host's gap

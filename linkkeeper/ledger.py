@@ -412,26 +412,21 @@ class Ledger:
     def _load(self, path: Path, reading_id: str) -> Found | None:
         """The file's bytes, and its record when it was read (and validated) just now.
 
-        While the lock is held an unchanged file (same inode, size, mtime and mode) comes from
-        memory, with no record: a run reads and validates each file once."""
+        While the lock is held, a file this run already validated or wrote (same inode, size,
+        mtime and mode) comes back without a record: a run validates each file once."""
         if self._lock is None:
             read = _read(path)
             return None if read is None else (read[0], _parse(path, read[0], reading_id))
-        known = self._known.get(reading_id)
-        if known is not None:  # one stat tells whether anybody changed it since
-            try:
-                if _stat_key(os.stat(path)) == known.key:
-                    return known.raw, None
-            except FileNotFoundError:
-                del self._known[reading_id]
-                return None
         read = _read(path)  # the stat of what was read comes with it
         if read is None:
             self._known.pop(reading_id, None)
             return None
         raw, stat = read
+        known = self._known.get(reading_id)
+        if known is not None and _stat_key(stat) == known.key:
+            return raw, None  # the very file this run validated or wrote: no second check
         record = _parse(path, raw, reading_id)  # only valid files are remembered
-        self._known[reading_id] = _Known(_stat_key(stat), raw, stat.st_mode & 0o777)
+        self._known[reading_id] = _Known(_stat_key(stat), stat.st_mode & 0o777)
         return raw, record
 
     def records(self) -> Iterator[Record]:
@@ -499,7 +494,7 @@ class Ledger:
             return
         stats = atomic_write_many([(w.path, w.data, w.mode) for w in batch])
         for write, stat in zip(batch, stats, strict=True):
-            self._known[write.reading_id] = _Known(_stat_key(stat), write.data, write.mode)
+            self._known[write.reading_id] = _Known(_stat_key(stat), write.mode)
         with self._sync_lock:
             self._unsynced += len(batch)
             due = self._unsynced >= DIR_SYNC_EVERY
@@ -622,11 +617,10 @@ Found = tuple[bytes, Record | None]
 
 @dataclass(frozen=True, slots=True)
 class _Known:
-    """A record file as this run last read or wrote it (bytes only: 10,000 records in memory
-    as parsed JSON would cost more than the comparisons they save)."""
+    """A record file as this run last read or wrote it: its identity, not its bytes (those
+    are re-read from the page cache; 10,000 records kept in memory cost 30 MB)."""
 
     key: tuple[int, int, int, int]  # inode, size, mtime, mode: changed if any differs
-    raw: bytes
     mode: int  # permission bits, kept when the file is replaced
 
 

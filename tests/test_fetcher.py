@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from linkkeeper.config import HostOverride
 from linkkeeper.fetcher import Fetcher, FetchSettings, retry_after_seconds
@@ -454,6 +455,54 @@ async def test_private_addresses_refused_by_default(local: Sandbox, url: str):
         result = await fetcher.fetch(url.format(port=port))
     assert (result.status, result.error, result.attempts) == (None, "private-address", 1)
     assert len(local.requests) == 0
+
+
+class ScriptedDNS(AbstractResolver):
+    """A name service playing DNS: one answer per lookup, in order (the last one repeats)."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.asked.append(host)
+        address = self.answers[min(len(self.asked), len(self.answers)) - 1]
+        return [
+            ResolveResult(hostname=host, host=address, port=port, family=socket.AF_INET,
+                          proto=0, flags=socket.AI_NUMERICHOST)
+        ]  # fmt: skip
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.asyncio
+async def test_a_name_is_judged_by_the_lookup_its_connection_uses(local: Sandbox):
+    port = local.hosts["t.example"].ports["https"]
+    dns = ScriptedDNS("127.0.0.1")
+    async with Fetcher(fast_settings(allow_private=False), resolver=dns) as fetcher:
+        result = await fetcher.fetch(f"http://blog.example:{port}/ok")
+    assert (result.status, result.error, result.attempts) == (None, "private-address", 1)
+    assert (result.error_detail or "").startswith("blog.example resolves to 127.0.0.1, a private")
+    assert dns.asked == ["blog.example"] and len(local.requests) == 0
+    # the same answer with private addresses allowed is connected to: it is the connection's
+    async with Fetcher(fast_settings(), resolver=ScriptedDNS("127.0.0.1")) as fetcher:
+        assert (await fetcher.fetch(f"http://blog.example:{port}/ok")).status == 200
+
+
+@pytest.mark.asyncio
+async def test_dns_rebinding_never_reaches_the_private_address(local: Sandbox):
+    """A name answering a public address first and a private one after: the first answer is
+    the one connected to (it fails here, offline), and no second lookup is ever made."""
+    port = local.hosts["t.example"].ports["https"]
+    dns = ScriptedDNS("93.184.215.14", "127.0.0.1")
+    settings = fast_settings(allow_private=False, connect_timeout=0.3, total_timeout=0.5)
+    async with Fetcher(dataclasses.replace(settings, retries=0), resolver=dns) as fetcher:
+        result = await fetcher.fetch(f"http://rebind.example:{port}/ok")
+    assert result.status is None and result.error in ("connect", "timeout")
+    assert dns.asked == ["rebind.example"] and len(local.requests) == 0
 
 
 # -- HEAD fallback --------------------------------------------------------------------------
