@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from linkkeeper.models import Health, Verdict
+from linkkeeper.models import Health, Verdict, member
 
 SUCCESS = frozenset({Verdict.OK, Verdict.MOVED})
 FAILURE = frozenset({Verdict.BROKEN, Verdict.TRANSIENT})  # these count towards dead
@@ -86,7 +86,7 @@ class HealthState:
         Keys of older versions (``last_checked``, ``checks_counted``) are read or ignored;
         the next write drops them."""
         return cls(
-            state=_health(data["state"]),
+            state=member(Health, data["state"]),
             since=parse_time(data.get("since")),
             summary=str(data.get("summary", "")),
             failures=int(data.get("failures", 0)),
@@ -97,15 +97,6 @@ class HealthState:
 
 
 UNKNOWN = HealthState(Health.UNKNOWN, None, "not checked yet")
-_HEALTHS = {health.value: health for health in Health}
-
-
-def _health(value: Any) -> Health:
-    """``Health(value)`` without the enum's slow call in the common case."""
-    try:
-        return _HEALTHS[value]
-    except (KeyError, TypeError):
-        return Health(value)  # raises its ValueError
 
 
 def assess(checks: Sequence[Checked], policy: HealthPolicy | None = None) -> HealthState:

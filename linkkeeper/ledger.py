@@ -38,7 +38,7 @@ from linkkeeper.health import (
     format_time,
     parse_time,
 )
-from linkkeeper.models import CheckResult, Reading, Verdict
+from linkkeeper.models import CheckResult, Reading, Verdict, member
 
 DEFAULT_MAX_CHECKS = 30
 LOCK_NAME = ".lock"
@@ -81,7 +81,7 @@ class Check:
     def from_result(cls, result: CheckResult, at: datetime) -> Check:
         return cls(
             at=at,
-            verdict=_verdict(result.verdict),
+            verdict=member(Verdict, result.verdict),
             reason=result.reason,
             url=result.url,
             http_status=result.http_status,
@@ -97,8 +97,8 @@ class Check:
         if "at" not in data or "verdict" not in data:
             raise ValueError("needs both 'at' and 'verdict'")
         try:
-            verdict = _VERDICTS[data["verdict"]]
-        except (KeyError, TypeError):
+            verdict = member(Verdict, data["verdict"])
+        except ValueError:
             allowed = ", ".join(v.value for v in Verdict)
             raise ValueError(f"verdict {data['verdict']!r} is not one of {allowed}") from None
         at = parse_time(data["at"])
@@ -231,17 +231,6 @@ class Record:
     def to_json(self) -> str:
         """The file text: sorted keys, indent 2, UTF-8 as is, trailing newline."""
         return _jsonfile.encode(self.data).decode("utf-8")
-
-
-_VERDICTS = {verdict.value: verdict for verdict in Verdict}
-
-
-def _verdict(value: Any) -> Verdict:
-    """``Verdict(value)`` without the enum's slow call in the common case."""
-    try:
-        return _VERDICTS[value]
-    except (KeyError, TypeError):
-        return Verdict(value)  # raises its ValueError
 
 
 def _repeats(last: dict[str, Any], new: dict[str, Any]) -> bool:

@@ -9,7 +9,16 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def member(kind: type[E], value: Any) -> E:
+    """``kind(value)`` without the enum call's overhead in the common case (ledger records
+    hold thousands of these); raises the same ``ValueError`` for an unknown value."""
+    found = kind._value2member_map_.get(value) if isinstance(value, str) else None
+    return found if found is not None else kind(value)  # type: ignore[return-value]
 
 
 class Verdict(enum.StrEnum):

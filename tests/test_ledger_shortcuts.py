@@ -67,10 +67,14 @@ def test_bad_verdicts_and_states_say_what_they_said_before(bad: object) -> None:
     assert str(info.value) == str(before.value)
 
 
+def _check_ok(ledger: Ledger) -> None:
+    ledger.add_check(READING, CheckResult(READING.id, READING.url, Verdict.OK, "200",
+                                          http_status=200, checked_at=T0))  # fmt: skip
+
+
 def test_a_hand_formatted_file_with_the_same_data_is_left_alone(tmp_path: Path) -> None:
     with Ledger(tmp_path) as ledger:
-        ledger.add_check(READING, CheckResult(READING.id, READING.url, Verdict.OK, "200",
-                                              http_status=200, checked_at=T0))  # fmt: skip
+        _check_ok(ledger)
     path = tmp_path / "attention.json"
     data = json.loads(path.read_text())
     by_hand = json.dumps(data, indent=4).replace("\n", "\r\n").encode()  # unsorted, CRLF
@@ -87,8 +91,7 @@ def test_a_hand_formatted_file_with_the_same_data_is_left_alone(tmp_path: Path) 
 
 def test_a_file_replaced_behind_the_ledgers_back_is_read_again(tmp_path: Path) -> None:
     with Ledger(tmp_path) as ledger:
-        ledger.add_check(READING, CheckResult(READING.id, READING.url, Verdict.OK, "200",
-                                              http_status=200, checked_at=T0))  # fmt: skip
+        _check_ok(ledger)
         path = tmp_path / "attention.json"
         data = json.loads(path.read_text())
         data["title"] = "Edited by hand"
