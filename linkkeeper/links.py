@@ -70,6 +70,9 @@ class LinkChoice:
     archive_first: bool  # best is the capture
     last_reason: str | None = None  # reason of the latest failed check
     moved_to: str | None = None  # a permanent redirect's target, when the last check saw one
+    # A gone reading's page elsewhere that the last check found live: a Towards Data Science
+    # post at its TDS Archive address, a missing arXiv PDF's abstract page.
+    live_elsewhere: str | None = None
     excluded: str | None = None  # why the archive stage will not capture it
     stale: bool = False  # the ledger record is for another URL (curriculum edited since)
 
@@ -142,7 +145,9 @@ def choose(reading: Reading, record: Record | None) -> LinkChoice:
     checks = [c for c in record.current_checks if c.verdict != Verdict.SKIPPED] if record else []
     last_failed = next((c for c in reversed(checks) if c.verdict in FAILED), None)
     latest = checks[-1] if checks else None
-    moved = latest.suggestion if latest and latest.verdict == Verdict.MOVED else None
+    suggestion = latest.suggestion if latest and latest.suggestion else None
+    suggestion = suggestion if suggestion and is_safe_url(suggestion) else None
+    verdict = latest.verdict if latest else None
     archive_first = capture is not None and not ORIGINAL_FIRST[state]
     return LinkChoice(
         reading_id=reading.id,
@@ -154,7 +159,8 @@ def choose(reading: Reading, record: Record | None) -> LinkChoice:
         best=capture.url if archive_first and capture else reading.url,
         archive_first=archive_first,
         last_reason=last_failed.reason if last_failed and state != Health.ALIVE else None,
-        moved_to=moved if moved and is_safe_url(moved) else None,
+        moved_to=suggestion if verdict == Verdict.MOVED else None,
+        live_elsewhere=suggestion if verdict == Verdict.BROKEN else None,
         excluded=excluded,
         stale=stale,
     )
@@ -188,9 +194,10 @@ def explain(choice: LinkChoice) -> str | None:
     day = choice.capture.day.isoformat() if choice.capture and choice.capture.day else "?"
     why = choice.health.summary.removeprefix(f"{choice.state.value}: ")
     if choice.archive_first:
+        elsewhere = f"; live elsewhere: {choice.live_elsewhere}" if choice.live_elsewhere else ""
         return (
             f"note: the original is {choice.state.value} ({why}); this is the archived copy "
-            f"({label}, {day}). Original: {choice.original}"
+            f"({label}, {day}). Original: {choice.original}{elsewhere}"
         )
     if choice.warning:
         return f"warning: {choice.warning} ({why}); printing the original anyway"

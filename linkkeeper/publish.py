@@ -106,6 +106,7 @@ class ReadingView:
                 "kind": link.capture_kind,
             },
             "moved_to": link.moved_to,
+            "live_elsewhere": link.live_elsewhere,
             "warning": link.warning,
         }
 

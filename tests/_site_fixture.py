@@ -19,11 +19,13 @@ OK = (Verdict.OK, "HTTP 200", 200)
 BROKEN = (Verdict.BROKEN, "HTTP 404 Not Found", 404)
 TRANSIENT = (Verdict.TRANSIENT, "timed out after 3 attempts", None)
 BLOCKED = (Verdict.BLOCKED, "HTTP 403 with a Cloudflare challenge", 403)
+MOVED = (Verdict.MOVED, "HTTP 301 to a live page", 301)
 HISTORY = {  # one check per night, the last one at END
     "alive": [OK, OK, OK],
     "failing": [OK, OK, TRANSIENT],
     "dead": [OK, BROKEN, BROKEN, BROKEN],
     "blocked": [BLOCKED, BLOCKED, BLOCKED],
+    "moved": [OK, MOVED],
     "unknown": [],
 }
 
@@ -36,6 +38,7 @@ class Plan:
     capture: str | None = "assigned"  # "assigned", "latest" or None (never archived)
     changed: str | None = None  # drift description when the page changed
     metadata: dict[str, Any] = field(default_factory=dict)  # field -> value
+    suggestion: str | None = None  # what the last check suggested (moved target, live elsewhere)
 
 
 def capture_for(reading: Reading, kind: str) -> dict[str, str]:
@@ -59,9 +62,11 @@ def write_ledger(path: Path, readings: Iterable[Reading], plans: Mapping[str, Pl
             history = HISTORY[plan.state]
             for night, (verdict, reason, status) in enumerate(history):
                 at = END - timedelta(days=len(history) - 1 - night)
+                last = night == len(history) - 1
                 result = CheckResult(
-                    reading.id, reading.url, verdict, reason, http_status=status, checked_at=at
-                )
+                    reading.id, reading.url, verdict, reason, http_status=status, checked_at=at,
+                    suggestion=plan.suggestion if last else None,
+                )  # fmt: skip
                 ledger.add_check(reading, result)
             record = ledger.record_for(reading)
             if plan.capture:

@@ -72,9 +72,10 @@ backlog:
       - id: install-pytorch
         title: Install PyTorch
 """
+ELSEWHERE = "https://medium.com/data-science/dead-article-1f6f42faee1"  # its TDS Archive twin
 PLANS = {
     "alive-paper": Plan("alive", metadata={"authors": ["Ada Lovelace", "Alan Turing"]}),
-    "dead-article": Plan("dead"),
+    "dead-article": Plan("dead", suggestion=ELSEWHERE),
     "untitled-page": Plan("alive", capture="latest", metadata={"title": "Fetched Title"}),
     "blocked-site": Plan("blocked", capture="latest"),
     "failing-site": Plan("failing"),
@@ -180,6 +181,21 @@ def test_dead_reading_leads_with_its_capture_and_says_why(
     assert box.select_one("a.original")["href"] == original
     assert box.select_one("a.original")["data-versionurl"] == capture
     assert article(site, "dead-article").select_one(".badge").get_text() == "dead"
+    assert article(site, "dead-article").select_one("a.live-elsewhere")["href"] == ELSEWHERE
+    assert article(site, "alive-paper").select_one("a.live-elsewhere") is None
+
+
+def test_a_moved_reading_offers_its_new_address_not_a_live_elsewhere(tmp_path: Path) -> None:
+    one = "weeks:\n- week: 1\n  readings:\n  - id: moved-post\n    url: https://example.org/old\n"
+    project = make_project(tmp_path / "moved", one)
+    new = "https://example.org/new"
+    write_ledger(project.snapshots, load(project.readings).readings(),
+                 {"moved-post": Plan("moved", suggestion=new)})  # fmt: skip
+    assert project.run("publish", "--output", str(tmp_path / "site")).exit_code == 0
+    html = BeautifulSoup((tmp_path / "site" / "index.html").read_text("utf-8"), "html.parser")
+    links = {a.get_text(): a["href"] for a in article(html, "moved-post").select(".aside a")}
+    assert links["new address"] == new and "It has moved" in article(html, "moved-post").get_text()
+    assert article(html, "moved-post").select_one("a.live-elsewhere") is None
 
 
 def test_blocked_keeps_the_original_with_the_archive_beside(
@@ -289,6 +305,7 @@ def test_markdown_list_has_archive_fallbacks(project: Project) -> None:
     assert dead.startswith(f"- **[Dead article]({project.capture('dead-article')})**")
     assert "❌ dead (HTTP 404 Not Found" in dead
     assert "[original](https://example.org/dead?a=1&b=2)" in dead
+    assert dead.endswith(f" · [live elsewhere]({ELSEWHERE})")
     blocked = next(line for line in md.splitlines() if "Blocked site" in line)
     assert blocked.startswith("- **[Blocked site](https://blocked.example/article)**")
     assert f"[archived copy]({project.capture('blocked-site', 'latest')})" in blocked
@@ -306,7 +323,8 @@ def test_week_post_for_discord(project: Project) -> None:
     assert post.startswith("**📚 Week 1: Basics & \\<tags\\>**\nWhat did you learn?\n")
     assert "- **Alive paper**: <https://example.org/alive>" in post  # many links: no embeds
     dead = "the original is dead, here is the archived copy (as assigned, 12 Oct 2021)"
-    assert f"- **Dead article**: {dead}: <{project.capture('dead-article')}>" in post
+    capture = project.capture("dead-article")
+    assert f"- **Dead article**: {dead}: <{capture}> · live elsewhere: <{ELSEWHERE}>\n" in post
     assert "> A \\<b\\>bold\\</b\\> claim\n> — Venkat" in post
     assert result.stderr == ""
 
@@ -365,6 +383,8 @@ def test_week_markdown_json_and_unknown_week(project: Project) -> None:
     by_id = {r["id"]: r for r in data["readings"]}
     assert by_id["dead-article"]["best"] == project.capture("dead-article")
     assert by_id["dead-article"]["capture"]["date"] == "2021-10-12"
+    assert by_id["dead-article"]["live_elsewhere"] == ELSEWHERE
+    assert by_id["alive-paper"]["live_elsewhere"] is None
     assert by_id["alive-paper"]["archive_first"] is False
     assert all(len(m) <= DISCORD_LIMIT for m in data["discord_messages"])
     missing = project.run("week", "7")
@@ -377,7 +397,7 @@ def test_week_markdown_json_and_unknown_week(project: Project) -> None:
     [
         ("alive-paper", "https://example.org/alive", ""),
         ("never-checked", "https://new.example/", ""),
-        ("dead-article", "capture:assigned", "the original is dead"),
+        ("dead-article", "capture:assigned", f"live elsewhere: {ELSEWHERE}"),
         ("failing-site", "capture:assigned", "the original is failing"),
         ("untitled-page", "https://example.org/untitled", ""),
         ("blocked-site", "https://blocked.example/article", "blocks automated checks"),
