@@ -237,8 +237,9 @@ def import_command(page: Path, output: Path | None, write: bool) -> None:
     for line in result.diff().splitlines():
         color = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1])
         click.secho(line, fg=None if line[:3] in ("+++", "---") else color)
-    for comment in result.lost_comments:
-        click.secho(f"note: the rewrite drops the YAML comment {comment!r}", fg="yellow", err=True)
+    for number, line in result.rewritten:
+        note = f"note: {output}:{number} is not kept as written: {line.strip()!r}"
+        click.secho(note, fg="yellow", err=True)
     if result.written:
         click.echo(f"Updated {output}.")
     else:

@@ -4,11 +4,14 @@ The page is the group's bullet list ("Week N: ...", nested bullets, "Prompt:" li
 comments, a "Backlog" section). Every word on the page lands somewhere: link text becomes a
 reading's title, the sentence around it the week's prompt or the reading's note. Merging only
 adds: what a person wrote in the file (titles, notes, ids, extra readings, dates) is kept.
+
+An existing file is edited, not regenerated (:mod:`linkkeeper.yamledit`): the page's additions
+are inserted where a fresh import would put them, laid out as a fresh import lays them out, and
+every comment and untouched line stays as it was.
 """
 
 from __future__ import annotations
 
-import copy
 import difflib
 import os
 import re
@@ -18,11 +21,19 @@ from typing import Any
 
 import yaml
 
-from linkkeeper import curriculum
+from linkkeeper import curriculum, yamledit
 from linkkeeper._atomic import atomic_write_text
-from linkkeeper.curriculum import Curriculum, derive_id, derive_kind, url_key
+from linkkeeper.curriculum import (
+    Curriculum,
+    CurriculumError,
+    Problem,
+    derive_id,
+    derive_kind,
+    url_key,
+)
 
 SCHEMA_COMMENT = "# yaml-language-server: $schema={}"
+BLANK_BEFORE = {("top", "weeks"), ("top", "backlog")}  # keys set off by a blank line
 KEY_ORDER = {
     "top": ("title", "description", "weeks", "backlog"),
     "week": ("week", "title", "posted", "prompt", "comments", "readings"),
@@ -355,24 +366,27 @@ class _Index:
 
 
 def merge(
-    existing: Curriculum, page: dict[str, Any], notes: list[str] | None = None
-) -> dict[str, Any]:
-    """The existing file plus whatever on the page it lacks; nothing in the file is dropped.
+    doc: dict[str, Any], page: dict[str, Any], used: set[str], notes: list[str] | None = None
+) -> int:
+    """Add to ``doc`` (the file as a round-trip document) what the page has and it lacks.
 
-    ``notes`` collects what a person should know: page links taken as moved readings.
+    Works in place and only adds: nothing in the file is dropped, changed or reordered, and
+    comments stay with the lines they annotate. ``used`` holds the file's reading ids;
+    ``notes`` collects what a person should know (page links taken as moved readings).
+    Returns how many things were added: 0 means the file stays as it is.
     """
-    out = copy.deepcopy(existing.data)
-    used = {r.id for r in existing.readings()}
-    index = _Index(out)
+    edit = yamledit.Editor(KEY_ORDER, BLANK_BEFORE, _Dumper)
+    index = _Index(doc)
     page_urls = {
         url_key(item["url"]) for _, item in curriculum.reading_items(page) if "url" in item
     }
     notes = notes if notes is not None else []
     for key in ("title", "description"):
-        if key in page and key not in out:
-            _insert(out, key, page[key], "top")
+        if key in page and key not in doc:
+            edit.set(doc, key, page[key], "top")
 
-    def add_readings(items: list[dict[str, Any]], target: list[dict[str, Any]]) -> None:
+    def new_readings(items: list[dict[str, Any]]) -> list[Any]:
+        added: list[Any] = []  # round-trip mappings
         for item in items:
             if (hit := index.find(item, page_urls)) is not None:
                 if item.get("url") and url_key(item["url"]) != url_key(hit.get("url") or ""):
@@ -382,68 +396,56 @@ def merge(
                     )
                 for key in ("title", "note"):
                     if key in item and key not in hit:
-                        _insert(hit, key, item[key], "reading")
+                        edit.set(hit, key, item[key], "reading")
                 continue
-            new = dict(item, id=unique_id(item["id"], used))
+            new = edit.node(dict(item, id=unique_id(item["id"], used)))
             used.add(new["id"])
-            target.append(new)
+            added.append(new)
             index.add(new)
+        return added
 
-    weeks = out["weeks"]
+    weeks = doc["weeks"]
     for week in page.get("weeks", []):
         target = next((w for w in weeks if w.get("week") == week["week"]), None)
-        if target is None:
-            target = {"week": week["week"]}
-            weeks.append(target)
-            weeks.sort(key=lambda w: w.get("week", 0))
-        _fill(target, week, ("title", "posted", "prompt"), "week")
-        if "readings" not in target:
-            _insert(target, "readings", [], "week")
-        add_readings(week.get("readings", []), target["readings"])
-        if not target["readings"]:
-            del target["readings"]
+        fresh = target is None
+        target = edit.node({"week": week["week"]}) if target is None else target
+        _fill(edit, target, week, ("title", "posted", "prompt"), "week")
+        edit.extend(target, "readings", new_readings(week.get("readings", [])), "week")
+        if fresh:  # in number order, the person's own order of weeks untouched
+            at = next((i for i, w in enumerate(weeks) if w.get("week", 0) > week["week"]), None)
+            edit.insert(weeks, len(weeks) if at is None else at, target, (doc, "weeks"), blank=True)
+    backlog = doc["backlog"] if "backlog" in doc else edit.node([])
     for item in page.get("backlog", []):
-        if "backlog" not in out:
-            _insert(out, "backlog", [], "top")
-        backlog = out["backlog"]
         if "group" not in item:
-            add_readings([item], backlog)
+            edit.extend_seq(backlog, new_readings([item]), (doc, "backlog"))
             continue
         group = next((g for g in backlog if _norm(g.get("group")) == _norm(item["group"])), None)
-        if group is None:
-            group = {"group": item["group"]}
-            backlog.append(group)
-        _fill(group, item, ("note",), "group")
-        if "readings" not in group:
-            _insert(group, "readings", [], "group")
-        add_readings(item.get("readings", []), group["readings"])
-        if not group["readings"]:
-            del group["readings"]
-    return out
+        fresh = group is None
+        group = edit.node({"group": item["group"]}) if group is None else group
+        _fill(edit, group, item, ("note",), "group")
+        edit.extend(group, "readings", new_readings(item.get("readings", [])), "group")
+        if fresh:
+            edit.extend_seq(backlog, [group], (doc, "backlog"))
+    if backlog and "backlog" not in doc:
+        edit.set(doc, "backlog", backlog, "top")
+    return edit.added
 
 
-def _fill(target: dict[str, Any], source: dict[str, Any], keys: tuple[str, ...], kind: str) -> None:
+def _fill(
+    edit: yamledit.Editor,
+    target: dict[str, Any],
+    source: dict[str, Any],
+    keys: tuple[str, ...],
+    kind: str,
+) -> None:
     """Set missing scalar keys; append comments the target does not already have."""
     for key in keys:
         if key in source and key not in target:
-            _insert(target, key, source[key], kind)
+            edit.set(target, key, source[key], kind)
     for comment in source.get("comments", []):
         have = [c.get("text", "") for c in target.get("comments", [])]
         if not any(difflib.SequenceMatcher(None, comment["text"], h).ratio() > 0.8 for h in have):
-            if "comments" not in target:
-                _insert(target, "comments", [], kind)
-            target["comments"].append(comment)
-
-
-def _insert(target: dict[str, Any], key: str, value: Any, kind: str) -> None:
-    """Add ``key`` at its canonical place among the keys a person ordered their own way."""
-    order = KEY_ORDER[kind]
-    rank = order.index(key)
-    items = list(target.items())
-    at = next((i for i, (k, _) in enumerate(items) if k in order and order.index(k) > rank), None)
-    items.insert(len(items) if at is None else at, (key, value))
-    target.clear()
-    target.update(items)
+            edit.extend(target, "comments", [edit.node(comment)], kind)
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -514,10 +516,16 @@ def _header(text: str | None, output: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _inner_comments(text: str) -> list[str]:
-    """Comment lines after the leading block: PyYAML cannot carry them through a rewrite."""
-    body = text.splitlines()[len(_leading_comments(text)) :]
-    return [line.strip() for line in body if line.lstrip().startswith("#")]
+def merge_text(
+    text: str, existing: Curriculum, page: dict[str, Any], notes: list[str], filename: str
+) -> str:
+    """``text`` with what ``page`` adds: every other byte as it was (nothing to add: ``text``)."""
+    used = {r.id for r in existing.readings()}
+    try:
+        return yamledit.edit(text, lambda doc: merge(doc, page, used, notes))
+    except yamledit.EditError as exc:  # PyYAML read it; ruamel cannot
+        message = f"cannot edit this file in place ({exc}); import into a new file instead"
+        raise CurriculumError([Problem(filename, exc.line, 1, "", message)]) from None
 
 
 @dataclass
@@ -526,7 +534,11 @@ class ImportResult:
     old_text: str | None
     new_text: str
     written: bool
-    lost_comments: list[str] = field(default_factory=list)  # comment lines the rewrite drops
+    # (line, text) of the file's lines the edit does not keep as written: ruamel cannot carry
+    # a few layouts (multi-line flow collections, plain text wrapped over lines, an indentation
+    # that differs from the file's first list, escapes in double quotes); empty for files in
+    # the importer's own layout, and always when nothing is added (the file is left alone)
+    rewritten: list[tuple[int, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # merge decisions worth a look
 
     @property
@@ -564,18 +576,15 @@ def import_page(page: Path, output: Path, *, write: bool = False) -> ImportResul
     old_text = output.read_text(encoding="utf-8") if output.exists() else None
     notes: list[str] = []
     if old_text is None:
-        data = imported
+        new_text = dump(imported, _header(None, output))
     else:
         existing = curriculum.loads(old_text, filename=str(output), path=output)
-        data = merge(existing, imported, notes)
-    header = _header(old_text, output)
-    new_text = dump(data, header)
+        new_text = merge_text(old_text, existing, imported, notes, str(output))
+        if not any("yaml-language-server" in line for line in _leading_comments(old_text)):
+            new_text = _header(None, output) + new_text
     curriculum.loads(new_text, filename=str(output))  # never write a file the loader rejects
-    lost = []
-    if old_text is not None:
-        kept = set(_inner_comments(new_text))
-        lost = [c for c in _inner_comments(old_text) if c not in kept]
-    result = ImportResult(output, old_text, new_text, False, lost_comments=lost, notes=notes)
+    rewritten = yamledit.rewritten(old_text, new_text) if old_text is not None else []
+    result = ImportResult(output, old_text, new_text, False, rewritten=rewritten, notes=notes)
     if result.changed and (result.created or write):
         atomic_write_text(output, new_text)
         result.written = True

@@ -258,3 +258,58 @@ def test_import_missing_page(workdir: Path) -> None:
     result = run("import", "nope.md")
     assert result.exit_code == EXIT_USAGE
     assert "nope.md" in result.stderr
+
+
+WEEK_10 = """\
+  - week: 10
+    readings:
+      - id: arxiv-2001-08361
+        title: Scaling laws
+        url: https://arxiv.org/abs/2001.08361
+        kind: arxiv
+"""
+
+
+def _page_with_week_10(workdir: Path) -> Path:
+    page = workdir / "page.md"
+    page.write_text(
+        SEED.read_text(encoding="utf-8")
+        + "- Week 10: [Scaling laws](https://arxiv.org/abs/2001.08361)\n",
+        encoding="utf-8",
+    )
+    return page
+
+
+def test_import_write_keeps_every_comment(workdir: Path) -> None:
+    path = workdir / "readings.yaml"
+    annotated = (
+        path.read_text(encoding="utf-8")
+        .replace("  - week: 2\n", "  # week 2: bring a sketch\n  - week: 2\n")
+        .replace(
+            "        url: https://playground.tensorflow.org/\n",
+            "        url: https://playground.tensorflow.org/  # needs WebGL\n",
+        )
+        .replace("backlog:\n", "# someday\nbacklog:\n")
+    )
+    path.write_text(annotated, encoding="utf-8")
+    written = run("import", str(_page_with_week_10(workdir)), "--write")
+    assert (written.exit_code, written.stderr) == (0, "")
+    assert "Updated readings.yaml." in written.stdout
+    expected = annotated.replace("\n# someday\nbacklog:\n", f"\n{WEEK_10}\n# someday\nbacklog:\n")
+    assert path.read_text(encoding="utf-8") == expected
+
+
+def test_import_names_the_lines_it_cannot_keep(workdir: Path) -> None:
+    path = workdir / "readings.yaml"
+    text = path.read_text(encoding="utf-8")
+    wrapped = text.replace("    title: Transformers\n", "    title: Transformers\n      at last\n")
+    path.write_text(wrapped, encoding="utf-8")
+    number = wrapped.splitlines().index("    title: Transformers") + 1
+    shown = run("import", str(_page_with_week_10(workdir)))
+    assert shown.exit_code == 0
+    assert shown.stderr.splitlines() == [
+        f"note: readings.yaml:{number} is not kept as written: 'title: Transformers'",
+        f"note: readings.yaml:{number + 1} is not kept as written: 'at last'",
+    ]
+    assert "-    title: Transformers\n" in shown.stdout  # the diff shows it too
+    assert path.read_text(encoding="utf-8") == wrapped
