@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -72,7 +72,6 @@ ASCII_WORD = re.compile(r"[a-z]+")  # the same words in lower-case ASCII text, f
 
 
 CANDIDATES = ("article", "main", "role=main")  # the text's root, in order of preference
-ROOT_TAGS = frozenset({"article", "main", "body"})  # "body": the root when no candidate is
 
 
 def _dropped(tag: Element) -> bool:
@@ -92,54 +91,27 @@ def main_text(html: str | Element) -> str:
     """The readable text of a page: ``<article>`` (the longest), else ``<main>``, else the body,
     without chrome and rotating blocks.
 
-    A parsed page (the shared :meth:`~linkkeeper.models.FetchResult.tree`) is only read: one
-    walk skips dropped subtrees, collects the stripped text nodes in order and notes where
-    each candidate root's text starts and ends."""
-    from linkkeeper.htmltree import is_element, parse
+    A parsed page (the shared :meth:`~linkkeeper.models.FetchResult.tree`) is only read: each
+    candidate root's text nodes, dropped subtrees skipped; a candidate inside a dropped block
+    (an ``<article>`` in an ``<aside>``) or dropped itself does not count."""
+    from linkkeeper.htmltree import parse, text_of
 
     root = parse(html) if isinstance(html, str) else html
-    strings: list[str] = []
-    spans: dict[str, list[list[int]]] = {kind: [] for kind in (*CANDIDATES, "body")}
-    # (children left, the element they belong to, its span): text first, then each child,
-    # then that child's tail; a dropped element or comment contributes its tail only.
-    stack: list[tuple[Iterator[Any], Any, list[int] | None]] = [(iter((root,)), None, None)]
 
-    def add(text: str | None) -> None:
-        if text and (stripped := text.strip()):
-            strings.append(stripped)
+    def kept(element: Element) -> bool:
+        return not _dropped(element) and not any(map(_dropped, element.iterancestors()))
 
-    while stack:
-        nodes, parent, span = stack[-1]
-        for node in nodes:
-            if is_element(node) and not _dropped(node):
-                kinds = [node.tag] if node.tag in ROOT_TAGS else []
-                if node.get("role") == "main":
-                    kinds.append("role=main")
-                opened = [len(strings), len(strings)] if kinds else None
-                for kind in kinds:
-                    spans[kind].append(opened)  # type: ignore[arg-type]
-                add(node.text)
-                stack.append((iter(node), node, opened))
-                break
-            if node is not root:
-                add(node.tail)
-        else:
-            stack.pop()
-            if span is not None:
-                span[1] = len(strings)
-            if parent is not None and parent is not root:
-                add(parent.tail)
-
-    def length(span: list[int]) -> int:  # len(" ".join(strings[a:b])) without joining
-        a, b = span
-        return sum(map(len, strings[a:b])) + max(b - a - 1, 0)
-
-    found = next((spans[kind] for kind in CANDIDATES if spans[kind]), None)
-    if found:
-        start, end = max(found, key=length)
-    else:
-        start, end = spans["body"][0] if spans["body"] else (0, len(strings))
-    return " ".join(strings[start:end])
+    for kind in CANDIDATES:
+        found = (
+            [e for e in root.iter() if e.get("role") == "main"]
+            if kind == "role=main"
+            else list(root.iter(kind))
+        )
+        texts = [text_of(e, skip=_dropped) for e in found if kept(e)]
+        if texts:
+            return max(texts, key=len)
+    body = next((e for e in root.iter("body") if kept(e)), root)
+    return text_of(body, skip=_dropped)
 
 
 def words_of(text: str) -> list[str]:

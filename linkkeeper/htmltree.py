@@ -60,9 +60,10 @@ def strings(root: Element, skip: Callable[[Element], bool] | None = None) -> Ite
                 yield parent.tail
 
 
-def text_of(element: Element, separator: str = " ") -> str:
-    """Stripped text nodes joined (BeautifulSoup's ``get_text(separator, strip=True)``)."""
-    return separator.join(s for s in (t.strip() for t in strings(element)) if s)
+def text_of(element: Element, skip: Callable[[Element], bool] | None = None) -> str:
+    """Stripped text nodes joined by spaces (BeautifulSoup's ``get_text(" ", strip=True)``),
+    without what ``skip`` picks (see :func:`strings`)."""
+    return " ".join(s for s in (t.strip() for t in strings(element, skip)) if s)
 
 
 def first(root: Element, tag: str) -> Element | None:
