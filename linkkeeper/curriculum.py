@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 
 from linkkeeper.models import Reading
+from linkkeeper.urlhost import host_problem
 
 SCHEMA_FILE = "readings.schema.json"
 READING_KEYS = ("id", "title", "url", "kind", "note")  # also the key order the importer writes
@@ -253,7 +254,7 @@ def url_problem(url: str) -> str | None:
         return f"{url!r} is malformed ({exc}); copy the address again from the browser"
     if not parts.hostname or not re.match(r"^[^/?#]", rest):
         return f"{url!r} has no host name; write the full address, e.g. https://example.org/page"
-    return None
+    return host_problem(url)
 
 
 # -- YAML with marks --------------------------------------------------------------------------
@@ -573,8 +574,51 @@ def _syntax_problem(exc: yaml.YAMLError, filename: str, text: str) -> Problem:
     return Problem(filename, line, column, "", text_)
 
 
+MAX_DEPTH = 20  # nesting levels; a curriculum needs six (weeks > week > readings > reading ...)
+
+
+def _structure_problem(text: str, filename: str) -> Problem | None:
+    """Refuse what can make a small file huge or deep before anything is built from it: YAML
+    aliases (``*name``: each one repeats a whole subtree, so ten lines of them expand to
+    billions of nodes; the curriculum needs none) and nesting deeper than :data:`MAX_DEPTH`
+    (the pure-Python parser and the reader recurse). One pass over libyaml's events; a syntax
+    error is left to the loader, which words it."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=FAST_LOADER):
+            if isinstance(event, yaml.AliasEvent):
+                mark = event.start_mark
+                return Problem(
+                    filename, mark.line + 1, mark.column + 1, "",
+                    f"YAML alias '*{event.anchor}' is not allowed in a curriculum (aliases can "
+                    "make a small file expand without end); write the value out in full",
+                )  # fmt: skip
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return _too_deep(filename, event.start_mark)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError as exc:  # libyaml's own limit (1000) may come first, when scanning
+        if "maximum nesting depth" in str(exc):
+            return _too_deep(filename, getattr(exc, "problem_mark", None))
+        return None
+    return None
+
+
+def _too_deep(filename: str, mark: yaml.Mark | None) -> Problem:
+    line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+    return Problem(
+        filename, line, column, "",
+        f"nested more than {MAX_DEPTH} levels deep; a curriculum needs about six (weeks, a "
+        "week, its readings, a reading): check the indentation and brackets here",
+    )  # fmt: skip
+
+
 def loads(text: str, filename: str = "readings.yaml", path: Path | None = None) -> Curriculum:
     """Parse and validate curriculum text; raise :class:`CurriculumError` listing all errors."""
+    if (refused := _structure_problem(text, filename)) is not None:
+        raise CurriculumError([refused])
     try:
         root = yaml.compose(text, Loader=FAST_LOADER)
     except yaml.YAMLError:

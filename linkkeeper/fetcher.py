@@ -379,7 +379,7 @@ class Fetcher:
         redirects: list[tuple[int, str]] = []
         try:
             current = httpx.URL(url)  # parsed once per hop: the join below reuses it
-        except httpx.InvalidURL as exc:
+        except (httpx.InvalidURL, UnicodeError) as exc:  # UnicodeError: idna, bad xn-- label
             return FetchResult(
                 url=url, final_url=url, status=None, method=method,
                 error="invalid-url", error_detail=str(exc),
@@ -394,7 +394,7 @@ class Fetcher:
                 return hop
             try:
                 current = current.join(location)
-            except httpx.InvalidURL as exc:
+            except (httpx.InvalidURL, UnicodeError) as exc:
                 hop.error, hop.error_detail = "invalid-url", f"bad Location {location!r}: {exc}"
                 return hop
             current_text = str(current)
