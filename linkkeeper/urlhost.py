@@ -111,7 +111,7 @@ def _normalised(host: str) -> str:
 def host_problem(url: str) -> str | None:
     """Why ``url``'s host is unsafe to check (the parsers disagree, or it is not valid),
     phrased with its fix; ``None`` when browser and linkkeeper agree on a valid host."""
-    scheme, _, rest = url.partition("://")
+    rest = url.partition("://")[2]
     authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
     if "\\" in authority:
         return (

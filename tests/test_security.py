@@ -19,7 +19,9 @@ from linkkeeper.curriculum import CurriculumError, loads
 MEMORY_LIMIT = 1024 * 1024 * 1024  # address space for a subprocess that must stay small
 
 
-def run_bounded(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_bounded(
+    args: list[str], cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """``linkkeeper ARGS`` with at most :data:`MEMORY_LIMIT` of address space: a bomb that is
     not refused ends in MemoryError (or the timeout), not in a machine out of memory."""
 
