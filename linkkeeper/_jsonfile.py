@@ -36,11 +36,17 @@ def encode(data: Any) -> bytes:
 
 def decode(raw: bytes) -> Any:
     """The data of a file's bytes, as ``json.loads(path.read_text("utf-8"))`` gives it; raises
-    ``UnicodeDecodeError`` or ``json.JSONDecodeError`` (with json's line and column).
+    ``UnicodeDecodeError``, ``json.JSONDecodeError`` (with json's line and column), or
+    ``ValueError`` for NaN, Infinity and integers beyond Python's digit limit.
 
     Parsing stays with json: orjson reads integers beyond 64 bits as floats and refuses NaN,
     and the check for those costs what orjson saves (json.loads is C already)."""
-    return json.loads(as_text(raw))
+    return json.loads(as_text(raw), parse_constant=_refuse_constant)
+
+
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (json writes them, nothing else reads them): refused."""
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def as_text(raw: bytes) -> str:

@@ -287,7 +287,8 @@ class ArchiveRun:
     async def run(self, selected: Sequence[Reading]) -> ArchiveOutcome:
         if self.wayback.keys is None and self.keys_note is None:
             self.keys_note = f"no Internet Archive keys. {KEYS_HELP}"
-        entries = [self._entry(r) for r in selected]
+        damaged = self.ledger.scan(r.id for r in selected)  # left out, reported at the end
+        entries = [self._entry(r) for r in selected if r.id not in damaged]
         linked = [e for e in entries if e.record is not None]
         self._phase("Finding captures", len(linked))
         for entry in linked:
@@ -686,7 +687,7 @@ def main(
     pacer: Pacer | None = None,
 ) -> int:
     """Run ``linkkeeper archive``; returns the exit code (:class:`ArchiveUsageError`: 2)."""
-    from linkkeeper.check import SelectionError, select
+    from linkkeeper.check import EXIT_DAMAGED, SelectionError, report_damage, select
     from linkkeeper.iakeys import KeysError, load_keys
     from linkkeeper.ledger import LedgerError
     from linkkeeper.remap import RemapError, Remapper
@@ -721,6 +722,7 @@ def main(
     except LedgerError as exc:  # LedgerLocked included
         raise ArchiveUsageError(str(exc)) from None
     except KeyboardInterrupt:
+        report_damage(ledger.damaged)
         click.secho(
             f"Interrupted: every result so far is recorded in {options.snapshots}/; run the "
             "same command again to continue (running jobs are polled, not submitted again).",
@@ -739,6 +741,8 @@ def main(
         click.echo(json.dumps(outcome.to_dict(), indent=2, ensure_ascii=False))
     else:
         print_text(outcome)
+    if report_damage(ledger.damaged, "the other readings were archived"):
+        return EXIT_DAMAGED
     return EXIT_FINDINGS if outcome.without_capture else EXIT_OK
 
 

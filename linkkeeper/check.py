@@ -39,12 +39,13 @@ from linkkeeper.report import OFFLINE_MESSAGE, Outcome, Row, has_findings, print
 
 if TYPE_CHECKING:
     from linkkeeper.fetcher import Fetcher
-    from linkkeeper.ledger import Ledger, Record
+    from linkkeeper.ledger import DamagedRecord, Ledger, Record
     from linkkeeper.remap import Remapper
     from linkkeeper.sites import Judgement
     from linkkeeper.writebehind import WriteBehind
 
 EXIT_OK, EXIT_FINDINGS = 0, 1  # as in cli.py (2 is CheckUsageError); 130 when interrupted
+EXIT_DAMAGED = 2  # some ledger record could not be used (the rest of the run went on)
 
 log = logging.getLogger(__name__)
 
@@ -141,11 +142,15 @@ class CheckRun:
     _writer: WriteBehind | None = field(default=None, init=False)
 
     def plan(self, readings: Sequence[Reading], selected: Sequence[Reading]) -> list[_Link]:
-        """Sync orphans, settle what needs no fetch (no URL, fresh), return what does."""
+        """Sync orphans, settle what needs no fetch (no URL, fresh), return what does.
+        Readings whose record is damaged are left out (``ledger.damaged``: reported)."""
         self.ledger.sync(readings)
+        damaged = self.ledger.scan(r.id for r in selected)
         now = self.clock()
         links: dict[str, _Link] = {}
         for reading in selected:
+            if reading.id in damaged:
+                continue
             if reading.url is None:
                 self._record(reading, CheckResult(reading.id, None, Verdict.SKIPPED, NO_URL,
                                                   kind=reading.kind, checked_at=now))  # fmt: skip
@@ -385,6 +390,7 @@ def main(
     except LedgerError as exc:  # LedgerLocked included
         raise CheckUsageError(str(exc)) from None
     except KeyboardInterrupt:
+        report_damage(ledger.damaged)
         click.secho(
             f"Interrupted: {done} of {len(selected)} readings were checked and recorded in "
             f"{options.snapshots}/ (nothing half-written); run the same command again to "
@@ -406,7 +412,19 @@ def main(
             atomic_write_text(options.output, text)
         else:
             click.echo(text, nl=False)
+    if report_damage(ledger.damaged, "the other readings were checked"):
+        return EXIT_DAMAGED
     return EXIT_FINDINGS if has_findings(outcome, options.fail_on) else EXIT_OK
+
+
+def report_damage(damaged: Mapping[str, DamagedRecord], what: str = "") -> bool:
+    """Name each damaged record on stderr (see :func:`linkkeeper.ledger.damage_report`);
+    True when there was any: the command then exits :data:`EXIT_DAMAGED`."""
+    from linkkeeper.ledger import damage_report
+
+    for line in damage_report(damaged, what=what):
+        click.secho(line, fg="red", err=True)
+    return bool(damaged)
 
 
 def accept_drift(ledger: Ledger, ids: Sequence[str], now: datetime) -> None:
@@ -417,7 +435,7 @@ def accept_drift(ledger: Ledger, ids: Sequence[str], now: datetime) -> None:
     for reading_id, accepted in accept_ids(ledger, dict.fromkeys(ids), now).items():
         if accepted:
             click.secho(f"{reading_id}: its current text is the new drift baseline", err=True)
-        else:
+        elif reading_id not in ledger.damaged:  # a damaged record is reported at the end
             click.secho(
                 f"{reading_id}: no newer text recorded than its drift baseline; nothing to "
                 f"accept (`linkkeeper show {reading_id}` shows its drift)",

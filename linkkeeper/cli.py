@@ -23,6 +23,15 @@ def fail(message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
+def exit_if_damaged(ledger: Any, what: str = "") -> None:
+    """Name each damaged ledger record the command left alone, then exit 2 if there was any
+    (the command has done the rest of its work by now)."""
+    from linkkeeper.check import report_damage
+
+    if report_damage(ledger.damaged, what):
+        sys.exit(EXIT_USAGE)
+
+
 # -- shared options -------------------------------------------------------------------------
 def readings_option(func: Any) -> Any:
     return click.option(
@@ -193,6 +202,7 @@ def list_command(readings: Path, snapshots: Path, fmt: str, week: int | None) ->
     JSON: {"title", "description", "weeks": [{"week", "title", "posted", "prompt",
     "comments", "readings": [...]}], "backlog": [{"group", "note", "comments", "readings"}]}.
     """
+    from linkkeeper.ledger import Ledger
     from linkkeeper.listing import render
     from linkkeeper.metadata import titles_from_ledger
 
@@ -200,7 +210,9 @@ def list_command(readings: Path, snapshots: Path, fmt: str, week: int | None) ->
     if week is not None and curriculum.week(week) is None:
         numbers = ", ".join(str(w.number) for w in curriculum.weeks) or "none"
         fail(f"week {week} is not in {readings} (weeks: {numbers})")
-    render(curriculum, fmt=fmt, week=week, titles=titles_from_ledger(snapshots))
+    ledger = Ledger(snapshots)
+    render(curriculum, fmt=fmt, week=week, titles=titles_from_ledger(ledger))
+    exit_if_damaged(ledger, "their readings are listed without fetched titles")
 
 
 @cli.command("import")
@@ -371,7 +383,8 @@ def check_command(ids: tuple[str, ...], readings: Path, **options: Any) -> None:
 
     \b
     Exit codes: 0 nothing at or above --fail-on, 1 findings, 2 bad input (readings.yaml,
-    ids, options) or a locked ledger, 130 interrupted (finished results are kept).
+    ids, options), a locked ledger or a damaged record (named; the rest is checked),
+    130 interrupted (finished results are kept).
     """
     from linkkeeper.check import CheckOptions, CheckUsageError, main
 
@@ -396,7 +409,8 @@ def check_command(ids: tuple[str, ...], readings: Path, **options: Any) -> None:
 
 # -- publish, week, open (the members' view) ------------------------------------------------
 def members_view(readings: Path, snapshots: Path, now: str | None = None) -> Any:
-    """The curriculum and the ledger as a view model; located errors and exit 2 when unusable."""
+    """The curriculum, the ledger as a view model, and the ledger (its ``damaged`` records
+    show as never checked: report them with :func:`exit_if_damaged`); exit 2 when unusable."""
     from linkkeeper.ledger import Ledger, LedgerError
     from linkkeeper.publish import build, parse_now
 
@@ -408,8 +422,9 @@ def members_view(readings: Path, snapshots: Path, now: str | None = None) -> Any
         moment = parse_now(now) if now else None
     except ValueError:
         fail(f"--now {now!r} is not an ISO date or date-time; write it like 2026-03-02")
+    ledger = Ledger(snapshots)
     try:
-        return curriculum, build(curriculum, Ledger(snapshots), moment)
+        return curriculum, build(curriculum, ledger, moment), ledger
     except LedgerError as exc:
         fail(str(exc))
 
@@ -444,11 +459,12 @@ def publish_command(
     """
     from linkkeeper.publish import publish
 
-    _, site = members_view(readings, snapshots, now)
+    _, site, ledger = members_view(readings, snapshots, now)
     for written in publish(site, output, markdown):
         click.echo(f"{'Wrote' if written.changed else 'Unchanged:'} {written.path}")
     counts = ", ".join(f"{n} {state}" for state, n in site.counts) or "no links"
     click.echo(f"{len(site.weeks)} weeks; links: {counts}")
+    exit_if_damaged(ledger, "their readings are published with the plain link, status unknown")
 
 
 @cli.command("week")
@@ -464,7 +480,7 @@ def week_command(number: int, readings: Path, snapshots: Path, fmt: str) -> None
     """
     from linkkeeper.publish import week_output
 
-    _, site = members_view(readings, snapshots)
+    _, site, ledger = members_view(readings, snapshots)
     section = next((w for w in site.weeks if w.number == number), None)
     if section is None:
         numbers = ", ".join(str(w.number) for w in site.weeks) or "none"
@@ -473,6 +489,9 @@ def week_command(number: int, readings: Path, snapshots: Path, fmt: str) -> None
     click.echo(text, nl=False)
     for note in notes:
         click.secho(note, fg="yellow", err=True)
+    week_ids = {view.id for view in section.readings}
+    ledger.damaged = {i: e for i, e in ledger.damaged.items() if i in week_ids}
+    exit_if_damaged(ledger, "their readings are posted with the plain link, status unknown")
 
 
 @cli.command("open")
@@ -491,9 +510,10 @@ def open_command(reading_id: str, readings: Path, snapshots: Path, browser: bool
     from linkkeeper.links import UnknownReading, choose, explain, find_reading
 
     curriculum = load_curriculum(readings)
+    ledger = Ledger(snapshots)
     try:
         reading = find_reading(curriculum.readings(), reading_id)
-        choice = choose(reading, Ledger(snapshots).get(reading.id))
+        choice = choose(reading, ledger.find(reading.id))
     except (UnknownReading, LedgerError) as exc:
         fail(str(exc.args[0]) if exc.args else str(exc))
     if choice.best is None:
@@ -507,6 +527,7 @@ def open_command(reading_id: str, readings: Path, snapshots: Path, browser: bool
 
         if not webbrowser.open(choice.best):
             click.secho("warning: no web browser could be started", fg="yellow", err=True)
+    exit_if_damaged(ledger, "the link printed is the curriculum's, its health unknown")
 
 
 # -- nightly, demo, sandbox (the schedule and the first run) ----------------------------------
@@ -579,7 +600,8 @@ def nightly_command(readings: Path, snapshots: Path, **options: Any) -> None:
 
     \b
     Exit codes: 0 fine, 1 findings at --fail-on or a stage failed (e.g. the rolling issue
-    could not be updated), 2 bad input or a locked ledger, 130 interrupted.
+    could not be updated), 2 bad input, a locked ledger or a damaged record (named; the
+    rest of the night goes on), 130 interrupted.
     """
     import os
 
@@ -767,8 +789,8 @@ def archive_command(ids: tuple[str, ...], readings: Path, **options: Any) -> Non
     Internet Archive keys (IA_ACCESS_KEY/IA_SECRET_KEY or `ia configure`); finding
     captures does not. Jobs still running at the end are polled by the next run.
     Exit codes: 0 every reading with a URL has an archived copy, 1 some have none yet,
-    2 bad input (readings.yaml, ids, options, keys config) or a locked ledger,
-    130 interrupted (finished results are kept).
+    2 bad input (readings.yaml, ids, options, keys config), a locked ledger or a damaged
+    record (named; the rest is archived), 130 interrupted (finished results are kept).
     """
     from linkkeeper.archive import ArchiveOptions, ArchiveUsageError, main
 
@@ -855,25 +877,27 @@ def prune_command(readings: Path, snapshots: Path, yes: bool) -> None:
     Without --yes this only lists them.
 
     \b
-    Exit codes: 0 done (or nothing to do), 2 bad input, a corrupt record or a locked ledger.
+    Exit codes: 0 done (or nothing to do), 2 bad input, a locked ledger or a damaged record
+    (named and left as it is; the other orphans are still listed or deleted).
     """
     from linkkeeper.ledger import Ledger, LedgerError
 
     curriculum = load_curriculum(readings)
+    ledger = Ledger(snapshots)
     try:
-        with Ledger(snapshots) as ledger:
+        with ledger:
             ledger.sync(curriculum.readings())
             orphans = sorted(r.id for r in ledger.records() if r.orphaned)
-            if not orphans:
-                click.echo(f"No orphaned records in {snapshots}/.")
-                return
-            if not yes:
-                click.echo(f"{len(orphans)} orphaned record(s) in {snapshots}/ would be deleted:")
-                for reading_id in orphans:
-                    click.echo(f"  {reading_id}")
-                click.echo("Run again with --yes to delete them (git keeps their history).")
-                return
-            removed = ledger.prune_orphans()
+            removed = ledger.prune_orphans() if yes and orphans else []
     except LedgerError as exc:
         fail(str(exc))
-    click.echo(f"Deleted {len(removed)} orphaned record(s): {', '.join(removed)}")
+    if not orphans:
+        click.echo(f"No orphaned records in {snapshots}/.")
+    elif not yes:
+        click.echo(f"{len(orphans)} orphaned record(s) in {snapshots}/ would be deleted:")
+        for reading_id in orphans:
+            click.echo(f"  {reading_id}")
+        click.echo("Run again with --yes to delete them (git keeps their history).")
+    else:
+        click.echo(f"Deleted {len(removed)} orphaned record(s): {', '.join(removed)}")
+    exit_if_damaged(ledger, "they were not pruned, whatever their reading")

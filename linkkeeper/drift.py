@@ -317,7 +317,7 @@ def accept_ids(ledger: Ledger, ids: Iterable[str], now: datetime) -> dict[str, b
     id -> whether it had a newer view to accept (the ledger must be open)."""
     accepted = {}
     for reading_id in ids:
-        record = ledger.get(reading_id)
+        record = ledger.find(reading_id)  # a damaged record: not accepted, reported
         accepted[reading_id] = record is not None and accept(record, now)
         if accepted[reading_id] and record is not None:
             ledger.save(record)

@@ -42,12 +42,12 @@ class FreshnessCache:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return cls(path)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             log.warning("ignoring %s (%s): successes will be re-checked", path, exc)
             return cls(path)
         entries = data.get("confirmed") if isinstance(data, dict) else None
-        if data.get("version") != VERSION or not isinstance(entries, dict):
-            return cls(path)
+        if not isinstance(entries, dict) or data.get("version") != VERSION:
+            return cls(path)  # a cache: an unknown one only costs re-checks
         return cls(path, {k: v for k, v in entries.items() if isinstance(v, dict)})
 
     def confirmed(self, reading_id: str, url: str | None) -> datetime | None:

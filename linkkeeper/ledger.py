@@ -16,7 +16,7 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,13 +52,62 @@ OUTCOME_KEYS = ("verdict", "url", "http_status", "final_url", "suggestion")
 DIR_SYNC_EVERY = 100
 NEW_FILE_MODE = 0o644
 FIX_CORRUPT = (
-    "fix it by hand, restore it from git, or delete it (the next check starts a fresh record "
-    "and its history is lost); linkkeeper will not overwrite it"
+    "fix it by hand, restore it from git (`git log -p -- {path}` shows its good versions), or "
+    "delete it to start that reading's history again; linkkeeper will not overwrite it"
 )
+FIX_CONFLICT = (
+    "resolve the conflict (keep one side between the `<<<<<<<` and `>>>>>>>` lines, or take "
+    "one whole version with `git checkout --theirs -- {path}` or `--ours`), or delete it to "
+    "start that reading's history again; linkkeeper will not overwrite it"
+)
+CONFLICT_MARKER = re.compile(rb"^(<<<<<<<|\|\|\|\|\|\|\||=======|>>>>>>>)(?: |$)", re.MULTILINE)
+MAX_DEPTH = 64  # records nest 5 levels; deeper is damage (and would exhaust the encoder)
+# Sections other stages own: the JSON type each must have, and of the keys inside them that
+# the stages read without looking (a wrong type there would be replaced, or crash them).
+SECTION_SHAPES: dict[str, dict[str, tuple[type, ...]]] = {
+    "captures": {
+        "ours": (list,),
+        "assigned": (dict, type(None)),
+        "latest": (dict, type(None)),
+        "checked_at": (str, type(None)),
+        "url": (str, type(None)),
+    },
+    "archive": {
+        "state": (str, type(None)),
+        "attempts": (int,),
+        "reason": (str,),
+        "job_id": (str, type(None)),
+        "submitted_at": (str, type(None)),
+        "next_try_after": (str, type(None)),
+    },
+    "metadata": {"url": (str, type(None)), "fetched_at": (str, type(None))},
+    "drift": {
+        "baseline": (dict, type(None)),
+        "latest": (dict, type(None)),
+        "capture": (dict, type(None)),
+        "url": (str, type(None)),
+        "checked_at": (str, type(None)),
+    },
+}
+SECTION_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", int: "a number",
+                      type(None): "null"}  # fmt: skip
 
 
 class LedgerError(Exception):
     """The ledger cannot be used as is; the message names the file and what to do."""
+
+
+class DamagedRecord(LedgerError):
+    """A record file that cannot be used as it is on disk (not JSON, a merge conflict, a
+    section of the wrong type ...). Commands name it, leave it byte for byte as it is and
+    carry on with the other readings; ``problem`` says what is wrong, the message also where
+    and what to do."""
+
+    def __init__(self, path: Path, reading_id: str, problem: str, line: int | str | None = None,
+                 fix: str = FIX_CORRUPT) -> None:  # fmt: skip
+        self.path, self.reading_id, self.problem, self.line = path, reading_id, problem, line
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {problem}; {fix.format(path=path)}")
 
 
 class LedgerLocked(LedgerError):
@@ -244,6 +293,22 @@ def _repeats(last: dict[str, Any], new: dict[str, Any]) -> bool:
     return all(last.get(key) == new[key] for key in keys)
 
 
+def damage_report(damaged: Mapping[str, DamagedRecord], *, what: str = "") -> list[str]:
+    """The lines a command prints (to stderr) about damaged records it left alone: one per
+    file (where, what is wrong, what to do), then one summing up. ``what``: how the command
+    carried on, e.g. "the other readings were checked"."""
+    if not damaged:
+        return []
+    ids = sorted(damaged)
+    count = f"{len(ids)} ledger record{'s' * (len(ids) != 1)}"
+    tail = f"; {what}" if what else ""
+    return [
+        *(f"Error: {damaged[i]}" for i in ids),
+        f"{count} could not be used and {'were' if len(ids) != 1 else 'was'} left byte for "
+        f"byte as {'they were' if len(ids) != 1 else 'it was'} ({', '.join(ids)}){tail}.",
+    ]
+
+
 @dataclass
 class SyncResult:
     """What :meth:`Ledger.sync` changed."""
@@ -281,6 +346,8 @@ class Ledger:
         self._files: dict[str, Path] = {}  # file_for, remembered
         self._unsynced = 0  # renames since the folder's last fsync
         self._sync_lock = threading.Lock()  # the check engine saves from worker threads
+        # Record files found unusable (by id): never written, reported by the commands.
+        self.damaged: dict[str, DamagedRecord] = {}
 
     # -- locking --------------------------------------------------------------------------
     @property
@@ -386,8 +453,25 @@ class Ledger:
         return sorted(stem for stem in stems if RECORD_ID.fullmatch(stem))
 
     def get(self, reading_id: str) -> Record | None:
-        """The stored record, ``None`` if there is none; :class:`LedgerError` if it is corrupt."""
+        """The stored record, ``None`` if there is none; :class:`DamagedRecord` if it is corrupt."""
         return self._record(self._load(self.file_for(reading_id), reading_id), reading_id)
+
+    def find(self, reading_id: str) -> Record | None:
+        """:meth:`get` for readers that carry on past damage: a damaged record reads as
+        ``None`` and is remembered in :attr:`damaged` for the command to report."""
+        try:
+            return self.get(reading_id)
+        except DamagedRecord:
+            return None
+
+    def scan(self, ids: Iterable[str] | None = None) -> dict[str, DamagedRecord]:
+        """Validate these records (default: all) and return the damaged ones among them; a
+        writer leaves those readings out of its run. Under the lock this is the read the run
+        would do anyway: each file is validated once a run."""
+        wanted = self.ids() if ids is None else list(ids)
+        for reading_id in wanted:
+            self.find(reading_id)
+        return {i: self.damaged[i] for i in wanted if i in self.damaged}
 
     def _record(self, found: Found | None, reading_id: str) -> Record | None:
         if found is None:
@@ -403,25 +487,29 @@ class Ledger:
 
         While the lock is held, a file this run already validated or wrote (same inode, size,
         mtime and mode) comes back without a record: a run validates each file once."""
-        if self._lock is None:
-            read = _read(path)
-            return None if read is None else (read[0], _parse(path, read[0], reading_id))
         read = _read(path)  # the stat of what was read comes with it
         if read is None:
             self._known.pop(reading_id, None)
+            self.damaged.pop(reading_id, None)
             return None
         raw, stat = read
-        known = self._known.get(reading_id)
+        known = self._known.get(reading_id) if self._lock is not None else None
         if known is not None and _stat_key(stat) == known.key:
             return raw, None  # the very file this run validated or wrote: no second check
-        record = _parse(path, raw, reading_id)  # only valid files are remembered
-        self._known[reading_id] = _Known(_stat_key(stat), stat.st_mode & 0o777)
+        try:
+            record = _parse(path, raw, reading_id)
+        except DamagedRecord as exc:
+            self.damaged[reading_id] = exc
+            raise
+        self.damaged.pop(reading_id, None)
+        if self._lock is not None:  # only valid files are remembered
+            self._known[reading_id] = _Known(_stat_key(stat), stat.st_mode & 0o777)
         return raw, record
 
     def records(self) -> Iterator[Record]:
-        """Every record, in id order; raises :class:`LedgerError` at the first corrupt one."""
+        """Every usable record, in id order; damaged ones are left out (see :attr:`damaged`)."""
         for reading_id in self.ids():
-            record = self.get(reading_id)
+            record = self.find(reading_id)
             if record is not None:
                 yield record
 
@@ -539,8 +627,8 @@ class Ledger:
 
     def sync(self, readings: Iterable[Reading]) -> SyncResult:
         """Mark records whose reading left the curriculum as orphaned (and un-mark returning
-        ones); refresh titles and URLs. Never deletes. Nothing is written if any file is
-        corrupt: the error lists them all."""
+        ones); refresh titles and URLs. Never deletes. Damaged files are left as they are
+        (see :attr:`damaged`)."""
         self._require_lock()
         wanted = {reading.id: reading for reading in readings}
         result = SyncResult()
@@ -581,20 +669,18 @@ class Ledger:
             record.health = assess(record.current_checks, self.policy)
 
     def _load_all(self) -> list[tuple[Record, Path, Found]]:
-        """Every record with its file and what :meth:`_load` found (to stage it unread)."""
-        records, errors = [], []
+        """Every usable record with its file and what :meth:`_load` found (to stage it
+        unread); damaged ones are left out (see :attr:`damaged`)."""
+        records = []
         for reading_id in self.ids():
+            path = self.file_for(reading_id)
             try:
-                path = self.file_for(reading_id)
                 found = self._load(path, reading_id)
-                record = self._record(found, reading_id)
-            except LedgerError as exc:
-                errors.append(str(exc))
+            except DamagedRecord:
                 continue
+            record = self._record(found, reading_id)
             if record is not None and found is not None:
                 records.append((record, path, found))
-        if errors:
-            raise LedgerError("\n".join(errors))
         return records
 
 
@@ -655,16 +741,32 @@ def _read(path: Path) -> tuple[bytes, os.stat_result] | None:
 
 
 def _parse(path: Path, raw: bytes, reading_id: str) -> Record:
+    """The record in a file's bytes; :class:`DamagedRecord` says what is wrong and where."""
+    if (marker := CONFLICT_MARKER.search(raw)) is not None:
+        line = raw.count(b"\n", 0, marker.start()) + 1
+        problem = "holds git merge conflict markers (a `git pull` or merge left both versions)"
+        raise DamagedRecord(path, reading_id, problem, line, FIX_CONFLICT)
     try:
         data = _jsonfile.decode(raw)
     except UnicodeDecodeError as exc:
-        raise LedgerError(f"{path}: byte {exc.start} is not UTF-8; {FIX_CORRUPT}") from None
+        raise DamagedRecord(path, reading_id, f"byte {exc.start} is not UTF-8") from None
     except json.JSONDecodeError as exc:
-        raise LedgerError(
-            f"{path}:{exc.lineno}:{exc.colno}: not valid JSON ({exc.msg}); {FIX_CORRUPT}"
-        ) from None
+        if not raw.strip():
+            raise DamagedRecord(path, reading_id, "is empty (not valid JSON)") from None
+        where = f"{exc.lineno}:{exc.colno}"
+        raise DamagedRecord(path, reading_id, f"not valid JSON ({exc.msg})", where) from None
+    except RecursionError:
+        raise DamagedRecord(path, reading_id, "is nested too deeply to be a record") from None
+    except ValueError as exc:  # an integer beyond Python's digit limit, NaN or Infinity
+        problem = f"holds a value no record has ({_short(exc)})"
+        raise DamagedRecord(path, reading_id, problem) from None
     _validate(data, path, raw, reading_id)
     return Record(data)
+
+
+def _short(exc: Exception) -> str:
+    """The first clause of an exception's message (json's big-integer one runs on)."""
+    return str(exc).split(";")[0].split(": value has")[0]
 
 
 def _validate(
@@ -678,11 +780,19 @@ def _validate(
         if raw is None:  # a record in memory, before writing
             return LedgerError(f"refusing to write {path}: {message}")
         line = _line_of(_jsonfile.as_text(raw), key, index) if key else None
-        where = f"{path}:{line}" if line else str(path)
-        return LedgerError(f"{where}: {message}; {FIX_CORRUPT}")
+        return DamagedRecord(path, reading_id, message, line)
 
     if not isinstance(data, dict):
         raise problem(f"expected a JSON object, found {type(data).__name__}")
+    if raw is not None:  # what this run's stages wrote has these right by construction
+        if "version" in data:
+            raise problem(
+                f"has a format version ({_kind(data['version'])}) this linkkeeper does not "
+                "know: a newer linkkeeper or another program wrote it (if a newer linkkeeper, "
+                "upgrade this one)",
+                "version",
+            )
+        _validate_sections(data, problem)
     if data.get("id") != reading_id:
         raise problem(f"id is {data.get('id')!r} but the file is for {reading_id!r}", "id")
     for key in ("url", "title"):
@@ -708,6 +818,46 @@ def _validate(
             HealthState.from_dict(health)
         except (ValueError, TypeError, KeyError) as exc:
             raise problem(f"'health' is malformed ({exc})", "health") from None
+
+
+def _validate_sections(data: dict[str, Any], problem: Callable[..., LedgerError]) -> None:
+    """Other stages' sections have the types those stages read them as (see
+    :data:`SECTION_SHAPES`), and nothing nests deeper than :data:`MAX_DEPTH`."""
+    stack = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise problem(f"nests more than {MAX_DEPTH} levels deep (no record does)")
+        children = node.values() if type(node) is dict else node
+        stack.extend((c, depth + 1) for c in children if type(c) is dict or type(c) is list)
+    for name, shape in SECTION_SHAPES.items():
+        section = data.get(name)
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise problem(f"section {name!r} must be an object, found {_kind(section)}", name)
+        for key, types in shape.items():
+            if key not in section:
+                continue  # the stage fills it in
+            value = section[key]
+            if not isinstance(value, types) or (type(value) is bool and bool not in types):
+                wanted = " or ".join(SECTION_TYPE_NAMES[t] for t in types)
+                raise problem(f"{name}.{key} must be {wanted}, found {_kind(value)}", name)
+        if name == "metadata":
+            for key, value in section.items():
+                if key not in shape and not isinstance(value, dict):
+                    raise problem(f"metadata.{key} must be an object, found {_kind(value)}", name)
+        if name == "captures" and not all(isinstance(c, dict) for c in section.get("ours", [])):
+            raise problem("every entry of captures.ours must be an object", name)
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's type and a short excerpt, for messages: ``a list ([1, 2])``."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "null"}  # fmt: skip
+    text = json.dumps(value, ensure_ascii=False) if value is not None else ""
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return names.get(type(value), type(value).__name__) + (f" ({text})" if text else "")
 
 
 def _line_of(text: str, key: str, index: int | None = None) -> int | None:

@@ -549,18 +549,15 @@ def fetched_title(record: Record | None) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
-def titles_from_ledger(ledger_path: Path | str) -> dict[str, str]:
+def titles_from_ledger(ledger: Ledger | Path | str) -> dict[str, str]:
     """Reading id -> fetched title, for lists and reports where the curriculum has none.
-    Unreadable records are skipped (the commands that write the ledger report them)."""
-    from linkkeeper.ledger import Ledger, LedgerError
+    Damaged records are skipped (remembered in ``ledger.damaged`` when a Ledger is given)."""
+    from linkkeeper.ledger import Ledger
 
-    ledger = Ledger(ledger_path)
+    ledger = ledger if isinstance(ledger, Ledger) else Ledger(ledger)
     titles = {}
     for reading_id in ledger.ids():
-        try:
-            title = fetched_title(ledger.get(reading_id))
-        except LedgerError:
-            continue
+        title = fetched_title(ledger.find(reading_id))
         if title:
             titles[reading_id] = title
     return titles

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from linkkeeper.check import CheckOptions
+from linkkeeper.check import EXIT_DAMAGED, CheckOptions, report_damage
 from linkkeeper.github import DEFAULT_API, GitHubError, IssueResult, update_rolling_issue
 from linkkeeper.report import Outcome, Row, has_findings, summary_line
 from linkkeeper.summary import (
@@ -36,7 +36,7 @@ from linkkeeper.summary import (
 if TYPE_CHECKING:
     from linkkeeper.curriculum import Curriculum
     from linkkeeper.iakeys import Keys
-    from linkkeeper.ledger import Ledger
+    from linkkeeper.ledger import DamagedRecord, Ledger
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ class NightResult:
     exit_code: int
     issue: IssueResult | None
     issue_body: str
+    damaged: Mapping[str, DamagedRecord] = field(default_factory=dict)  # left as they were
 
 
 def _utcnow() -> datetime:
@@ -185,7 +186,7 @@ def _annotate(outcome: Outcome, ledger: Ledger) -> dict[str, datetime | None]:
 
     since: dict[str, datetime | None] = {}
     for row in outcome.rows:
-        record = ledger.get(row.reading.id)
+        record = ledger.find(row.reading.id)
         if record is None:
             continue
         for annotate in ROW_ANNOTATORS:
@@ -221,6 +222,11 @@ def run(
         since = _annotate(outcome, ledger)
     except LedgerError as exc:
         raise NightlyError(str(exc)) from None
+    damaged = ledger.scan()
+    if damaged:  # every stage left them alone: the summary and the exit code say so
+        ids = ", ".join(sorted(damaged))
+        stages.append(StageNote("ledger", "failed", f"{len(damaged)} damaged record(s) left "
+                                f"as they were: {ids} (restore from git or delete)"))  # fmt: skip
 
     fails = has_findings(outcome, options.check.fail_on)
     night = Night(outcome, started.date(), stages, since, fails, options.check.fail_on)
@@ -236,7 +242,7 @@ def run(
     )
     broken_stage = any(note.status == "failed" for note in night.stages)
     code = EXIT_FINDINGS if fails or broken_stage else EXIT_OK
-    return NightResult(night, code, issue, body)
+    return NightResult(night, EXIT_DAMAGED if damaged else code, issue, body, damaged)
 
 
 def _later_stages(
@@ -329,6 +335,7 @@ def main(
     else:
         click.echo(render(outcome, fmt, readings_file=str(options.check.readings)), nl=False)
     for note in result.night.stages:
-        if note.status == "failed":
+        if note.status == "failed" and note.name != "ledger":
             click.secho(f"{note.name} failed: {note.message}", fg="red", err=True)
+    report_damage(result.damaged, "the other readings went through every stage")
     return result.exit_code

@@ -244,8 +244,9 @@ def _latest_time(records: Iterable[Record | None]) -> datetime | None:
 
 
 def build(curriculum: Curriculum, ledger: Ledger, now: datetime | None = None) -> SiteView:
-    """The whole view model; raises :class:`linkkeeper.ledger.LedgerError` on a corrupt record."""
-    records = {r.id: ledger.get(r.id) for r in curriculum.readings()}
+    """The whole view model; a damaged record shows as never checked (it is remembered in
+    ``ledger.damaged`` for the command to report)."""
+    records = {r.id: ledger.find(r.id) for r in curriculum.readings()}
 
     def views(readings: list[Reading]) -> list[ReadingView]:
         return [build_reading(r, records[r.id]) for r in readings]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -289,14 +290,15 @@ def test_not_utf8_is_reported(ledger: Ledger, folder: Path) -> None:
         ledger.get("attention")
 
 
-def test_sync_writes_nothing_while_a_file_is_corrupt(ledger: Ledger, folder: Path) -> None:
+def test_sync_leaves_a_corrupt_file_alone_and_carries_on(ledger: Ledger, folder: Path) -> None:
     good = reading("good")
     ledger.add_check(good, result(good, Verdict.OK, T0))
     (folder / "bad.json").write_text("{oops")
-    before = (folder / "good.json").read_text()
-    with pytest.raises(LedgerError, match=r"bad\.json:1:2"):
-        ledger.sync([])
-    assert (folder / "good.json").read_text() == before  # not marked orphaned
+    result_ = ledger.sync([])
+    assert result_.orphaned == ["good"]  # the usable record is still marked
+    assert (folder / "bad.json").read_text() == "{oops"
+    assert list(ledger.damaged) == ["bad"]
+    assert re.search(r"bad\.json:1:2: not valid JSON", str(ledger.damaged["bad"]))
 
 
 @pytest.mark.parametrize("bad_id", ["../escape", "a/b", "Upper", "", ".hidden", "x.json", "a b"])
@@ -520,10 +522,11 @@ def test_the_freshness_cache_is_not_a_record_and_a_bad_one_means_recheck(folder:
     assert reader.ids() == ["attention"]
     assert reader.get("attention").confirmed_at == T0  # type: ignore[union-attr]
 
-    cache.write_text("{not json")
-    record = Ledger(folder).get("attention")
-    assert record is not None and record.confirmed_at is None
-    assert record.health.last_checked == T0  # the stored check still says when it was seen
+    for damage in ("{not json", "[1, 2]", "[" * 10_000 + "]" * 10_000, '{"version": 1e999}'):
+        cache.write_text(damage)
+        record = Ledger(folder).get("attention")
+        assert record is not None and record.confirmed_at is None
+        assert record.health.last_checked == T0  # the stored check still says when it was seen
 
 
 # -- staged writes (the check engine writes in batches, off the event loop) --------------------

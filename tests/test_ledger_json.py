@@ -212,10 +212,13 @@ def test_a_cycle_is_refused_like_json_refuses_it() -> None:
 
 
 def test_reading_is_json_loads_of_the_text_file(tmp_path: Path) -> None:
-    for raw in (b'{"a": 1}\r\n', b'{"a":\r 1}', '{"é": "\u2028"}'.encode(), b'{"n": NaN}'):
+    for raw in (b'{"a": 1}\r\n', b'{"a":\r 1}', '{"é": "\u2028"}'.encode()):
         path = tmp_path / "r.json"
         path.write_bytes(raw)
         assert repr(_jsonfile.decode(raw)) == repr(json.loads(path.read_text(encoding="utf-8")))
+    for constant in (b"NaN", b"Infinity", b"-Infinity"):  # not JSON: a damaged record (#18)
+        with pytest.raises(ValueError, match="is not a JSON number"):
+            _jsonfile.decode(b'{"n": ' + constant + b"}")
     for broken in (b'{\r"a": [,]\r}', b'{\r\n"a": [,]\r\n}', b"\xef\xbb\xbf{}"):
         path.write_bytes(broken)
         with pytest.raises(json.JSONDecodeError) as ours:

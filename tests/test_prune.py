@@ -64,9 +64,10 @@ def test_prune_with_nothing_orphaned_and_returning_readings(project: Path) -> No
     ]
 
 
-def test_prune_refuses_a_corrupt_record(project: Path) -> None:
+def test_prune_leaves_a_corrupt_record_alone_and_prunes_the_rest(project: Path) -> None:
     (project / "snapshots" / "kept.json").write_text("{ not json", encoding="utf-8")
     result = CliRunner().invoke(cli, ["prune", "--yes"])
     assert result.exit_code == 2
-    assert "kept.json" in result.output
-    assert (project / "snapshots" / "dropped.json").exists()  # nothing deleted
+    assert "kept.json:1:3: not valid JSON" in result.stderr
+    assert (project / "snapshots" / "kept.json").read_text(encoding="utf-8") == "{ not json"
+    assert not (project / "snapshots" / "dropped.json").exists()  # a usable orphan: pruned

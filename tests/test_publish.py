@@ -282,12 +282,13 @@ def test_reruns_are_byte_identical_and_now_sets_the_date(project: Project) -> No
     assert bad.exit_code == 2 and "--now 'April'" in bad.stderr
 
 
-def test_corrupt_record_is_named(project: Project) -> None:
+def test_corrupt_record_is_named_and_the_page_still_published(project: Project) -> None:
     (project.snapshots / "alive-paper.json").write_text("{oops", encoding="utf-8")
     result = project.run("publish", "--output", str(project.root / "site"))
     assert result.exit_code == 2
     assert "alive-paper.json:1:2" in result.stderr
-    assert not (project.root / "site").exists()
+    assert (project.snapshots / "alive-paper.json").read_text(encoding="utf-8") == "{oops"
+    assert (project.root / "site" / "index.html").exists()  # the other readings are published
 
 
 # -- READINGS.md -------------------------------------------------------------------------------
