@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from linkkeeper.fetcher import Fetcher
     from linkkeeper.ledger import DamagedRecord, Ledger, Record
     from linkkeeper.remap import Remapper
+    from linkkeeper.revalidate import Prior, Watch
     from linkkeeper.sites import Judgement
     from linkkeeper.writebehind import WriteBehind
 
@@ -125,6 +126,8 @@ class _Link:
 
     url: str
     readings: list[Reading]
+    records: list[Record | None] = field(default_factory=list)  # as planned, per reading
+    prior: Prior | None = None  # the last good check it may carry over (linkkeeper.revalidate)
 
 
 @dataclass
@@ -161,17 +164,33 @@ class CheckRun:
             ):
                 self._finish(reading, _last_result(reading, record), record, fresh=True)
                 continue
-            links.setdefault(reading.url, _Link(reading.url, [])).readings.append(reading)
+            link = links.setdefault(reading.url, _Link(reading.url, []))
+            link.readings.append(reading)
+            link.records.append(record)
+        if not self.force:  # --force: a full check of everything, nothing carried over
+            from linkkeeper.revalidate import prior
+
+            for link in links.values():
+                link.prior = prior(link.readings, link.records, self.ledger.freshness, now)
         return list(links.values())
 
     async def check(self, link: _Link, fetcher: Fetcher) -> None:
         """Fetch and judge one link, then record its result for each of its readings."""
         from linkkeeper.metadata import harvest
+        from linkkeeper.revalidate import Unchanged, Watch
         from linkkeeper.sites import Judgement, site_for
 
         site = site_for(link.url)
+        watch = Watch(fetcher, link.url, link.prior)
         try:
-            judgement = await site.check(link.readings[0], fetcher)
+            judgement = await site.check(link.readings[0], watch)  # type: ignore[arg-type]
+        except Unchanged as same:  # the page the last good check judged: nothing to read
+            at = self.clock()
+            for reading in link.readings:
+                await self._record_soon(reading, _result(reading, same.judgement, site.kind, at))
+            self._reached = True
+            await self._release()
+            return
         except Exception as exc:  # a bug in one site module must not sink the whole run
             log.exception("checking %s failed", link.url)
             judgement = Judgement(
@@ -197,7 +216,8 @@ class CheckRun:
             self._reached = True
             await self._release()
         for reading, result in results:
-            await self._record_soon(reading, result, fold)
+            remember = partial(self._remember, judgement, watch)
+            await self._record_soon(reading, result, fold, remember)
 
     async def finish(self) -> bool:
         """Record held connect failures after a complete run; True when we seem offline."""
@@ -229,8 +249,20 @@ class CheckRun:
         record = self.ledger.add_check(reading, result)  # saved at once; sets result.health
         self._finish(reading, result, record, fresh=False)
 
+    def _remember(
+        self, judgement: Judgement, watch: Watch, reading: Reading, record: Record
+    ) -> None:
+        """Keep (or drop) what lets the next check of this page carry this one over."""
+        from linkkeeper.revalidate import remember
+
+        remember(self.ledger.freshness, reading, record, judgement, watch)
+
     async def _record_soon(
-        self, reading: Reading, result: CheckResult, fold: Callable[[Record], object] | None = None
+        self,
+        reading: Reading,
+        result: CheckResult,
+        fold: Callable[[Record], object] | None = None,
+        remember: Callable[[Reading, Record], None] | None = None,
     ) -> None:
         """Fold the result in on the loop (CPU: a worker thread would fight the loop for the
         GIL) and leave the file write to the write-behind (I/O, batched, in a thread) while
@@ -239,6 +271,8 @@ class CheckRun:
         run is cancelled still completes (never half-written). ``fold`` updates the metadata
         and drift sections in the same write."""
         record, write = self.ledger.stage_check(reading, result, fold=fold)
+        if remember is not None:
+            remember(reading, record)
         if write is None:
             self._finish(reading, result, record, fresh=False)
             return

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 import math
 import random
 import socket
@@ -77,6 +78,31 @@ RETRY_ERRORS = frozenset({"timeout", "reset"})
 # HEAD failures a GET would only repeat: no fallback for these.
 FINAL_ERRORS = frozenset({"dns", "connect", "tls", "private-address", "invalid-url"})
 ROBOTS_MAX_BODY = 512 * 1024
+NOT_MODIFIED = 304
+UNASKED_304 = (
+    "304 Not Modified answering a request that carried no validators (If-None-Match, "
+    "If-Modified-Since): the answer says nothing about the page"
+)
+
+
+@dataclass(frozen=True)
+class Revalidation:
+    """A conditional request for one URL: the validators a past answer gave, and the hop they
+    came from (``final_url`` after ``redirects``). They are sent only to that hop, reached by
+    that same chain, so a 304 always answers exactly what was asked."""
+
+    final_url: str
+    redirects: tuple[tuple[int, str], ...] = ()
+    etag: str | None = None  # strong ETags only (see linkkeeper.revalidate)
+    last_modified: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        sent = {}
+        if self.etag:
+            sent["If-None-Match"] = self.etag
+        if self.last_modified:
+            sent["If-Modified-Since"] = self.last_modified
+        return sent
 
 
 @dataclass
@@ -323,17 +349,21 @@ class Fetcher:
         data: Mapping[str, str] | None = None,
         max_body: int | None = None,
         retries: int | None = None,
+        revalidate: Revalidation | None = None,
+        digest: bool = False,
     ) -> FetchResult:
         """Fetch ``url`` following redirects, retrying transient failures; never raises for
         network trouble. ``data`` sends a form body (POST); ``max_body``/``retries`` override
-        the settings for this call."""
+        the settings for this call. ``revalidate`` makes the request conditional (a 304 then
+        comes back with ``not_modified``); ``digest`` hashes the body as it streams in
+        (``body_sha256``)."""
         self._require_transport()
         started = time.monotonic()
         cap = self.settings.max_body if max_body is None else max_body
         allowed = self.settings.retries if retries is None else retries
         attempt = 1
         while True:
-            result = await self._follow(url, method.upper(), headers, data, cap)
+            result = await self._follow(url, method.upper(), headers, data, cap, revalidate, digest)
             if attempt > allowed or not is_transient(result):
                 break
             await asyncio.sleep(self._backoff(attempt))
@@ -375,6 +405,8 @@ class Fetcher:
         headers: Mapping[str, str] | None,
         data: Mapping[str, str] | None,
         cap: int,
+        revalidate: Revalidation | None = None,
+        digest: bool = False,
     ) -> FetchResult:
         redirects: list[tuple[int, str]] = []
         try:
@@ -387,7 +419,18 @@ class Fetcher:
         seen = {self._visit_key(method, url, current)}
         current_text = url
         while True:
-            hop = await self._send(current, current_text, method, headers, data, cap)
+            sent = headers
+            if (
+                revalidate is not None
+                and current_text == revalidate.final_url
+                and tuple(redirects) == revalidate.redirects
+                and (validators := revalidate.headers())
+            ):
+                sent = {**(headers or {}), **validators}
+            hop = await self._send(
+                current, current_text, method, sent, data, cap, digest=digest,
+                conditional=sent is not headers,
+            )  # fmt: skip
             hop.url, hop.redirects = url, redirects
             location = hop.headers.get("location")
             if hop.error or hop.status not in REDIRECT_STATUSES or not location:
@@ -452,7 +495,12 @@ class Fetcher:
         headers: Mapping[str, str] | None,
         data: Mapping[str, str] | None,
         cap: int,
+        *,
+        digest: bool = False,
+        conditional: bool = False,
     ) -> FetchResult:
+        """One request. A 304 is ``not_modified`` only when this very request was
+        ``conditional``; any other 304 is a broken answer (``protocol``), never a live page."""
         result = FetchResult(url=url_text, final_url=url_text, status=None, method=method)
         if url.scheme not in ("http", "https") or not url.host:
             result.error = "invalid-url"
@@ -478,12 +526,22 @@ class Fetcher:
                         result.headers = dict(response.headers.items())  # lower-case names
                         if "set-cookie" in result.headers:
                             self._cookies.extract_cookies(response)
+                        if result.status == NOT_MODIFIED:
+                            if conditional:
+                                result.not_modified = True
+                            else:
+                                result.error, result.error_detail = "protocol", UNASKED_304
                         wanted = method != "HEAD" and not (
                             result.status in REDIRECT_STATUSES and "location" in result.headers
                         )
-                        if wanted:
+                        if wanted and result.status != NOT_MODIFIED:
                             encoding = result.headers.get("content-encoding", "")
-                            result.truncated = await self._read_body(response, encoding, body, cap)
+                            hasher = hashlib.sha256() if digest else None
+                            result.truncated = await self._read_body(
+                                response, encoding, body, cap, hasher
+                            )
+                            if hasher is not None:
+                                result.body_sha256 = hasher.hexdigest()
                     finally:
                         await response.aclose()
             except TimeoutError:
@@ -500,14 +558,24 @@ class Fetcher:
 
     @staticmethod
     async def _read_body(
-        response: httpx.Response, encoding: str, body: bytearray, cap: int
+        response: httpx.Response,
+        encoding: str,
+        body: bytearray,
+        cap: int,
+        hasher: hashlib._Hash | None = None,
     ) -> bool:
-        """Stream the body into ``body`` up to ``cap`` decoded bytes; True when cut off."""
+        """Stream the body into ``body`` up to ``cap`` decoded bytes (hashing what is kept
+        into ``hasher`` as it arrives); True when cut off."""
         inflater = _Inflater(encoding)
         async for chunk in response.aiter_raw():
-            body += inflater.feed(chunk, cap - len(body) + 1)
-            if len(body) > cap:
-                del body[cap:]
+            piece = inflater.feed(chunk, cap - len(body) + 1)
+            cut = len(body) + len(piece) > cap
+            if cut:
+                piece = piece[: cap - len(body)]
+            body += piece
+            if hasher is not None:
+                hasher.update(piece)
+            if cut:
                 return True
         return False
 

@@ -5,6 +5,11 @@ changes), so the record alone cannot tell whether last night's check saw the lin
 ``snapshots/.freshness.json`` remembers that per reading and URL for ``--max-age``. It is
 git-ignored and written atomically once per run; losing it (a fresh CI checkout) only means
 the next run re-checks the successes, which is correct, just slower.
+
+The same file keeps what a conditional re-check needs (``pages``: validators and the body hash
+of each reading's last good check, :mod:`linkkeeper.revalidate`). They are machine-local for
+the same reason: a page that changes on every request would otherwise rewrite its record, and
+the nightly commit, every night. Losing them costs one full night, nothing else.
 """
 
 from __future__ import annotations
@@ -28,9 +33,15 @@ log = logging.getLogger(__name__)
 class FreshnessCache:
     """``reading id -> (URL, last confirmed success)``; a changed URL makes an entry void."""
 
-    def __init__(self, path: Path, entries: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        entries: dict[str, dict[str, Any]] | None = None,
+        pages: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
         self.path = path
         self._entries = entries or {}
+        self._pages = pages or {}
         self._dirty = False
         self._lock = threading.Lock()  # the check engine records from worker threads
 
@@ -48,7 +59,13 @@ class FreshnessCache:
         entries = data.get("confirmed") if isinstance(data, dict) else None
         if not isinstance(entries, dict) or data.get("version") != VERSION:
             return cls(path)  # a cache: an unknown one only costs re-checks
-        return cls(path, {k: v for k, v in entries.items() if isinstance(v, dict)})
+        pages = data.get("pages")
+        pages = pages if isinstance(pages, dict) else {}
+        return cls(
+            path,
+            {k: v for k, v in entries.items() if isinstance(v, dict)},
+            {k: v for k, v in pages.items() if isinstance(v, dict)},
+        )
 
     def confirmed(self, reading_id: str, url: str | None) -> datetime | None:
         """When a success of ``url`` was last seen for this reading, if known."""
@@ -69,12 +86,29 @@ class FreshnessCache:
             self._entries[reading_id] = {"url": url, "at": format_time(at)}
             self._dirty = True
 
+    def page(self, reading_id: str) -> dict[str, Any] | None:
+        """The reading's revalidation entry (see :mod:`linkkeeper.revalidate`), if any."""
+        return self._pages.get(reading_id)
+
+    def set_page(self, reading_id: str, entry: dict[str, Any] | None) -> None:
+        """Replace (or with ``None`` drop) the reading's revalidation entry."""
+        with self._lock:
+            if self._pages.get(reading_id) == entry:
+                return
+            if entry is None:
+                self._pages.pop(reading_id, None)
+            else:
+                self._pages[reading_id] = entry
+            self._dirty = True
+
     def save(self) -> bool:
         """Write the cache atomically if anything changed; True when written."""
         with self._lock:
             if not self._dirty:
                 return False
-            document = {"version": VERSION, "confirmed": self._entries}
+            document: dict[str, Any] = {"version": VERSION, "confirmed": self._entries}
+            if self._pages:
+                document["pages"] = self._pages
             text = json.dumps(document, sort_keys=True, separators=(",", ":")) + "\n"
             atomic_write_text(self.path, text)
             self._dirty = False

@@ -73,6 +73,8 @@ class FetchResult:
     method: str = "GET"
     attempts: int = 1
     elapsed: float = 0.0
+    body_sha256: str | None = None  # hex, of the (capped) body as it streamed in, when asked
+    not_modified: bool = False  # a 304 answering validators this fetch sent (no body)
     _tree: Any = field(default=None, init=False, repr=False, compare=False)
 
     PARSE_LIMIT = 512 * 1024  # never parse more than this of a body

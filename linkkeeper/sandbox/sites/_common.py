@@ -8,6 +8,7 @@ that must survive between requests (flaky counters, rate-limit clocks) lives in 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import hashlib
 import html
 import json
@@ -251,6 +252,71 @@ def not_found_page(title: str, message: str) -> Handler:
         return html_response(text, status=404)
 
     return handler
+
+
+# -- conditional GET (ETag / Last-Modified) ----------------------------------------------------
+LAST_MODIFIED = "Tue, 01 Aug 2023 08:00:00 GMT"  # what static hosts send for an old page
+
+
+def validators(kind: str, last_modified: str | None = LAST_MODIFIED) -> Any:
+    """Middleware that serves validators on every whole 200 answer to GET and honours them, as
+    static hosts do: ``kind`` "strong" (GitHub Pages, Apache, nginx without gzip: an ETag
+    from the bytes), "weak" (Express, nginx with gzip: ``W/"..."``) or "none" (only
+    ``Last-Modified``, when given). ``If-None-Match`` wins over ``If-Modified-Since``
+    (RFC 9110 13.2.2); a match answers ``304`` with the validators and no body."""
+
+    @web.middleware
+    async def conditional(request: web.Request, handler):  # type: ignore[no-untyped-def]
+        response = await handler(request)
+        if request.method != "GET" or response.status != 200 or "ETag" in response.headers:
+            return response  # the handler speaks for itself
+        body = getattr(response, "body", None)
+        if not isinstance(body, bytes):
+            return response
+        return answer_conditionally(request, response, body, kind, last_modified)
+
+    return conditional
+
+
+def answer_conditionally(
+    request: web.Request,
+    response: web.StreamResponse,
+    body: bytes,
+    kind: str,
+    last_modified: str | None = LAST_MODIFIED,
+    etag: str | None = None,
+) -> web.StreamResponse:
+    """Put validators on ``response`` (``etag`` or one from the bytes) and answer 304 when the
+    request's validators match them."""
+    sent: dict[str, str] = {}
+    if kind != "none":
+        tag = etag or f'"{hashlib.sha1(body).hexdigest()[:16]}"'
+        sent["ETag"] = f"W/{tag}" if kind == "weak" else tag
+    if last_modified:
+        sent["Last-Modified"] = last_modified
+    response.headers.update(sent)
+    asked = request.headers.get("If-None-Match")
+    if asked is not None:
+        mine = sent.get("ETag", "").removeprefix("W/")
+        match = bool(mine) and any(
+            t.strip().removeprefix("W/") in (mine, "*") for t in asked.split(",")
+        )
+    else:
+        match = _not_modified_since(request.headers.get("If-Modified-Since"), last_modified)
+    if match:
+        return web.Response(status=304, headers=sent)
+    return response
+
+
+def _not_modified_since(since: str | None, last_modified: str | None) -> bool:
+    if not since or not last_modified:
+        return False
+    try:
+        asked = email.utils.parsedate_to_datetime(since)
+        mine = email.utils.parsedate_to_datetime(last_modified)
+        return asked >= mine
+    except (TypeError, ValueError):
+        return False  # an unreadable date is ignored, as servers do
 
 
 # -- browsers, files, waiting ------------------------------------------------------------------

@@ -13,7 +13,9 @@ import html
 from aiohttp import web
 
 from linkkeeper.sandbox.sites._common import (
+    WEB_STATE,
     Handler,
+    answer_conditionally,
     article_ld,
     article_page,
     build_app,
@@ -24,6 +26,7 @@ from linkkeeper.sandbox.sites._common import (
     og,
     page,
     pdf_response,
+    validators,
 )
 
 SITE = "Field Notes"
@@ -82,6 +85,27 @@ async def real_pdf(request: web.Request) -> web.StreamResponse:
     return pdf_response("blog-real.pdf", "real.pdf")
 
 
+async def weak_etag_lies(request: web.Request) -> web.StreamResponse:
+    """The first answer per key is the live post; every later one is a "Page not found" page
+    under the very same weak ETag, which the server also honours with 304s: a weak validator
+    that lies about a page that died."""
+    first = WEB_STATE.hit(f"weak-etag:{request.match_info['key']}") == 1
+    response = await (blog_article("Notes on weak validators")(request) if first
+                      else soft_404(request))  # fmt: skip
+    body = response.body if isinstance(response.body, bytes) else b""
+    return answer_conditionally(request, response, body, "weak", None, etag='"same"')
+
+
+async def changing(request: web.Request) -> web.StreamResponse:
+    """A post rewritten between any two requests (new text, new title, new ETag)."""
+    n = WEB_STATE.hit(f"changing:{request.match_info['key']}")
+    title = f"Edition {n} of the changing post"
+    url = f"https://blog.example{request.path}"
+    text = article_page(title, og(title, url), "Sam Writer", 12, f"{request.path}#{n}", site=SITE)
+    response = html_response(text)
+    return answer_conditionally(request, response, text.encode(), "strong")
+
+
 def blog_app() -> web.Application:
     live = blog_article("Notes on reading groups")
     return build_app(
@@ -104,8 +128,11 @@ def blog_app() -> web.Application:
             web.get("/missing", fixed(404, page("Not Found", "<h1>Not Found</h1>"))),
             web.get("/404-redirect", moved_to("/404/", 302, absolute=False)),
             web.get("/404/", soft_404),
+            web.get("/weak-etag/{key}", weak_etag_lies),
+            web.get("/changing/{key}", changing),
         ],
         not_found_page("Not Found", "The requested URL was not found on this server."),
+        [validators("strong")],  # a static host: strong ETag and Last-Modified on every page
     )
 
 

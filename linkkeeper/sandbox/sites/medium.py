@@ -28,6 +28,7 @@ from linkkeeper.sandbox.sites._common import (
     page,
     public_url,
     redirect,
+    validators,
 )
 
 
@@ -124,6 +125,7 @@ def medium_app() -> web.Application:
             *[web.get(path, medium_story) for path in MEDIUM_STORIES],
         ],
         medium_404,
+        [validators("weak", None)],  # an Express app: a weak ETag, no Last-Modified
     )
 
 

@@ -24,6 +24,7 @@ from linkkeeper.sandbox.sites._common import (
     page,
     pdf_response,
     public_url,
+    validators,
 )
 
 TNW_DEEP = (
@@ -100,6 +101,7 @@ def jalammar_app() -> web.Application:
             "File not found. The site configured at this address does not contain "
             "the requested file.",
         ),
+        [validators("strong")],  # GitHub Pages: a strong ETag and Last-Modified
     )
 
 
@@ -193,4 +195,5 @@ def tvm_app() -> web.Application:
     return build_app(
         [web.get("/", tvm_home, allow_head=False), web.head("/", fixed(404))],
         not_found_page("404 Not Found", "The requested URL was not found on this server."),
+        [validators("strong")],  # Apache httpd: a strong ETag and Last-Modified
     )

@@ -1,0 +1,191 @@
+"""Steady nights against the sandbox's real loopback servers: conditional requests, 304s,
+the body hash, and verdicts identical to full checks night after night."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from linkkeeper.check import CheckRun, run_checks
+from linkkeeper.fetcher import Fetcher
+from linkkeeper.freshness import FRESHNESS_NAME
+from linkkeeper.ledger import Ledger
+from linkkeeper.models import Reading, Verdict
+from linkkeeper.remap import Remapper
+from linkkeeper.report import Outcome
+from linkkeeper.sandbox import Sandbox
+from linkkeeper.sandbox.sites import trouble
+from linkkeeper.sandbox.web import WEB_STATE
+from tests.test_sites import TABLE, settings
+
+NIGHT = datetime(2026, 3, 2, 3, 17, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def night(
+    box: Sandbox,
+    snapshots: Path,
+    readings: Sequence[Reading],
+    n: int,
+    *,
+    force: bool = False,
+) -> dict[str, tuple[Verdict, str]]:
+    """One nightly check (``n`` days after the first), as ``linkkeeper check --max-age 20h``
+    runs it; id -> (verdict, reason)."""
+    remap = Remapper.parse(box.remap_rules())
+
+    async def go(run: CheckRun) -> Outcome:
+        warm = asyncio.create_task(asyncio.to_thread(trouble.gzip_bomb))
+        async with Fetcher(settings(), remap=remap) as fetcher:
+            outcome = await run_checks(
+                run, readings, readings, fetcher, max_concurrency=32,
+                host_concurrency=lambda host: 8,
+            )  # fmt: skip
+        await warm
+        return outcome
+
+    now = NIGHT + n * DAY
+    with Ledger(snapshots) as ledger:
+        outcome = asyncio.run(go(CheckRun(ledger, timedelta(hours=20), force, lambda: now)))
+    return {row.reading.id: (row.result.verdict, row.result.reason) for row in outcome.rows}
+
+
+def readings_of(urls: Sequence[str]) -> list[Reading]:
+    return [Reading(id=f"r{i}", title=None, url=url, line=i + 1) for i, url in enumerate(urls)]
+
+
+def requests_to(box: Sandbox, host: str, path: str) -> list[dict[str, str]]:
+    return [r.headers for r in box.requests if r.host == host and r.path == path]
+
+
+def records(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("[!.]*.json"))}
+
+
+# -- the whole behaviour table, night after night ----------------------------------------------
+def test_three_steady_nights_give_the_verdicts_of_full_checks(
+    clean_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Every row of the sandbox's behaviour table, checked on three nights the way the nightly
+    job does (conditional requests, carried-over verdicts), and on the same nights by a full
+    ``--force`` check into another ledger: the verdicts are the same every night, and the
+    steady nights did carry pages over (so the comparison means something)."""
+    WEB_STATE.settings.arxiv_robot_limit = 10_000  # six runs in a minute: no robot wall here
+    urls = list(dict.fromkeys(row.url for row in TABLE))
+    readings = readings_of(urls)
+    steady, full = tmp_path / "steady", tmp_path / "full"
+    carried = 0
+    for n in range(3):
+        got = night(clean_sandbox, steady, readings, n)
+        want = night(clean_sandbox, full, readings, n, force=True)
+        differ = {r.url: (got[r.id], want[r.id]) for r in readings if got[r.id][0] != want[r.id][0]}
+        assert differ == {}, f"night {n + 1}"
+        carried += sum("unchanged since the last check" in reason for _, reason in got.values())
+        assert not any("unchanged since" in reason for _, reason in want.values())
+    assert carried >= 2 * 20  # nights 2 and 3 carried most live pages over
+    full_304 = [h for h in requests_to(clean_sandbox, "blog.example", "/post/live")]
+    assert any("if-none-match" in h for h in full_304)
+
+
+# -- 304 Not Modified ----------------------------------------------------------------------------
+def test_a_304_carries_the_last_good_check_over_without_a_body(
+    clean_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    readings = readings_of(
+        ["https://jalammar.github.io/illustrated-transformer/", "https://blog.example/moved-temp"]
+    )
+    first = night(clean_sandbox, tmp_path, readings, 0)
+    before = records(tmp_path)
+    cache = json.loads((tmp_path / FRESHNESS_NAME).read_text())["pages"]
+    assert cache["r0"]["etag"].startswith('"') and cache["r0"]["last_modified"]
+    assert cache["r1"]["final_url"] == "https://blog.example/post/live"  # the hop they came from
+    clean_sandbox.requests.clear()
+
+    second = night(clean_sandbox, tmp_path, readings, 1)
+
+    assert [v for v, _ in second.values()] == [v for v, _ in first.values()] == [Verdict.OK] * 2
+    assert "304 Not Modified" in second["r0"][1] and "304 Not Modified" in second["r1"][1]
+    assert second["r1"][1].startswith(first["r1"][1])  # "... (now at https://blog.example/...)"
+    [page] = requests_to(clean_sandbox, "jalammar.github.io", "/illustrated-transformer/")
+    assert page["if-none-match"] == cache["r0"]["etag"]
+    assert page["if-modified-since"] == cache["r0"]["last_modified"]
+    # validators go only to the hop they came from, after the same redirect
+    [hop] = requests_to(clean_sandbox, "blog.example", "/moved-temp")
+    [target] = requests_to(clean_sandbox, "blog.example", "/post/live")
+    assert "if-none-match" not in hop and "if-none-match" in target
+    assert records(tmp_path) == before  # metadata, drift, history: all carried, nothing rewritten
+
+
+def test_a_304_to_a_request_without_validators_fools_nobody(
+    clean_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    readings = readings_of(["https://trouble.example/status/304"])
+    got = night(clean_sandbox, tmp_path, readings, 0)["r0"]
+    assert got[0] is Verdict.TRANSIENT
+    assert "304 Not Modified answering a request that carried no validators" in got[1]
+
+
+def test_a_weak_etag_is_never_sent_so_one_that_lies_fools_nobody(
+    clean_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The server keeps W/"same" and answers 304 to it, though the post became a "Page not
+    found" page. Sent, that 304 would carry "ok" over a dead page."""
+    url = f"https://blog.example/weak-etag/{uuid.uuid4().hex[:8]}"
+    readings = readings_of([url])
+    assert night(clean_sandbox, tmp_path, readings, 0)["r0"][0] is Verdict.OK
+    second = night(clean_sandbox, tmp_path, readings, 1)["r0"]
+    assert second[0] is Verdict.BROKEN and "soft 404" in second[1]
+    path = url.removeprefix("https://blog.example")
+    assert all("if-none-match" not in h for h in requests_to(clean_sandbox, "blog.example", path))
+
+
+def test_weak_etag_pages_are_spared_the_parse_by_their_body_hash(
+    clean_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    readings = readings_of(
+        ["https://medium.com/@hackerm0m/ursula-le-guin-and-machine-learning-303e4e327b73"]
+    )
+    night(clean_sandbox, tmp_path, readings, 0)
+    assert json.loads((tmp_path / FRESHNESS_NAME).read_text())["pages"]["r0"]["etag"] is None
+    clean_sandbox.requests.clear()
+    verdict, reason = night(clean_sandbox, tmp_path, readings, 1)["r0"]
+    assert verdict is Verdict.OK and "(the same bytes)" in reason
+    [sent] = requests_to(clean_sandbox, "medium.com", readings[0].url.split(".com")[1])
+    assert "if-none-match" not in sent
+
+
+# -- the body hash -------------------------------------------------------------------------------
+def test_a_changed_page_is_read_again_and_its_validators_replaced(
+    clean_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    url = f"https://blog.example/changing/{uuid.uuid4().hex[:8]}"
+    readings = readings_of([url])
+    night(clean_sandbox, tmp_path, readings, 0)
+    etag = json.loads((tmp_path / FRESHNESS_NAME).read_text())["pages"]["r0"]["etag"]
+    verdict, reason = night(clean_sandbox, tmp_path, readings, 1)["r0"]
+    assert verdict is Verdict.OK and "unchanged" not in reason
+    drift = json.loads((tmp_path / "r0.json").read_text())["drift"]
+    assert drift["changed"] is True and "text changed" in drift["description"]
+    entry = json.loads((tmp_path / FRESHNESS_NAME).read_text())["pages"]["r0"]
+    assert entry["etag"] != etag  # the new page's validators
+    assert entry.get("trusted", True)  # new bytes under a new ETag: an honest server
+
+
+def test_force_reads_everything_and_a_changed_verdict_drops_the_entry(
+    clean_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    url = f"https://blog.example/weak-etag/{uuid.uuid4().hex[:8]}"
+    readings = readings_of(["https://blog.example/post/live", url])
+    night(clean_sandbox, tmp_path, readings, 0)
+    clean_sandbox.requests.clear()
+    forced = night(clean_sandbox, tmp_path, readings, 1, force=True)
+    assert "unchanged" not in forced["r0"][1]
+    assert all(
+        "if-none-match" not in r.headers for r in clean_sandbox.requests.for_host("blog.example")
+    )
+    pages = json.loads((tmp_path / FRESHNESS_NAME).read_text())["pages"]
+    assert "r0" in pages and "r1" not in pages  # r1 is a soft 404 now: nothing to carry over
