@@ -467,16 +467,68 @@ def publish_command(
     exit_if_damaged(ledger, "their readings are published with the plain link, status unknown")
 
 
+def discord_webhook_option(func: Any) -> Any:
+    return click.option(
+        "--discord-webhook",
+        metavar="URL",
+        envvar=["DISCORD_WEBHOOK_URL", "LINKKEEPER_DISCORD_WEBHOOK"],
+        show_envvar=True,
+        help="The Discord channel's webhook URL (a secret: prefer the environment variable).",
+    )(func)
+
+
+def discord_retries_option(func: Any) -> Any:
+    return click.option(
+        "--discord-retries",
+        type=click.IntRange(min=0, max=10),
+        default=3,
+        show_default=True,
+        envvar="LINKKEEPER_DISCORD_RETRIES",
+        show_envvar=True,
+        help="Retries of a Discord request answered 5xx or not at all (waits 1, 2, 4 s ...).",
+    )(func)
+
+
 @cli.command("week")
 @click.argument("number", type=click.IntRange(min=1))
 @readings_option
 @snapshots_option
 @format_option("discord", "markdown", "json")
-def week_command(number: int, readings: Path, snapshots: Path, fmt: str) -> None:
-    """Print the Tuesday post for week NUMBER, ready to paste into Discord.
+@click.option(
+    "--post",
+    is_flag=True,
+    help="Post it to Discord through the webhook and record the message ids in the ledger "
+    "(a week already posted is updated in place, never posted twice).",
+)
+@discord_webhook_option
+@discord_retries_option
+@click.option(
+    "--remap",
+    multiple=True,
+    type=_RemapRule(),
+    envvar="LINKKEEPER_REMAP",
+    show_envvar=True,
+    help="Reach URLs matching the regex PATTERN at REPLACEMENT instead (e.g. a sandbox).",
+)
+@click.option(
+    "--allow-private",
+    is_flag=True,
+    envvar="LINKKEEPER_ALLOW_PRIVATE",
+    show_envvar=True,
+    help="Allow a webhook at a private, loopback or link-local address.",
+)
+def week_command(
+    number: int, readings: Path, snapshots: Path, fmt: str, post: bool, **discord: Any
+) -> None:
+    """Print the Tuesday post for week NUMBER, ready to paste into Discord, or --post it.
 
     Broken originals are replaced by their archived copy; a post longer than Discord's
-    2,000 characters is split into numbered messages.
+    2,000 characters is split into numbered messages. With --post, `nightly` keeps the
+    posted messages up to date (see README, Discord).
+
+    \b
+    Exit codes: 0 printed or posted, 1 Discord did not take it (retry later),
+    2 bad input (unknown week, no or malformed webhook URL).
     """
     from linkkeeper.publish import week_output
 
@@ -485,6 +537,9 @@ def week_command(number: int, readings: Path, snapshots: Path, fmt: str) -> None
     if section is None:
         numbers = ", ".join(str(w.number) for w in site.weeks) or "none"
         fail(f"week {number} is not in {readings} (weeks: {numbers})")
+    if post:
+        _post_week(section, snapshots, **discord)
+        return
     text, notes = week_output(section, fmt)
     click.echo(text, nl=False)
     for note in notes:
@@ -492,6 +547,51 @@ def week_command(number: int, readings: Path, snapshots: Path, fmt: str) -> None
     week_ids = {view.id for view in section.readings}
     ledger.damaged = {i: e for i, e in ledger.damaged.items() if i in week_ids}
     exit_if_damaged(ledger, "their readings are posted with the plain link, status unknown")
+
+
+def _post_week(
+    section: Any,
+    snapshots: Path,
+    discord_webhook: str | None,
+    discord_retries: int,
+    remap: tuple[str, ...],
+    allow_private: bool,
+) -> None:
+    """``week N --post``: the webhook call, the ledger file, one line of outcome."""
+    from linkkeeper.discord import (
+        STATE_FILE,
+        WEBHOOK_HELP,
+        ClientSettings,
+        DiscordError,
+        Webhook,
+        post_week,
+        run,
+    )
+    from linkkeeper.ledger import Ledger, LedgerError
+    from linkkeeper.remap import RemapError, Remapper
+
+    if not discord_webhook:
+        fail(f"--post needs a Discord webhook: {WEBHOOK_HELP}")
+    try:
+        webhook = Webhook.parse(discord_webhook)
+        remapper = Remapper.parse(remap)
+    except (DiscordError, RemapError) as exc:
+        fail(str(exc))
+    settings = ClientSettings(retries=discord_retries, allow_private=allow_private)
+    try:
+        with Ledger(snapshots):
+            result = run(post_week(section, webhook, snapshots, settings=settings, remap=remapper))
+    except LedgerError as exc:
+        fail(str(exc))
+    except DiscordError as exc:
+        click.secho(f"Error: {exc}", fg="red", err=True)
+        click.echo(
+            f"Messages Discord accepted before that are recorded in {snapshots / STATE_FILE}; "
+            "run the same command again to finish (nothing is posted twice).",
+            err=True,
+        )
+        sys.exit(EXIT_FINDINGS)
+    click.echo(f"{result.message}; message ids in {snapshots / STATE_FILE}")
 
 
 @cli.command("open")
@@ -591,6 +691,8 @@ _NIGHTLY_FROM_CHECK = ("readings", "snapshots", "fmt", "fail_on", "remap", "allo
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write a commit message saying what changed ('linkkeeper: 2 dead, 1 failing').",
 )
+@discord_webhook_option
+@discord_retries_option
 def nightly_command(readings: Path, snapshots: Path, **options: Any) -> None:
     """The scheduled job: check, archive, publish, then a summary and the rolling issue.
 

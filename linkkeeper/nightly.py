@@ -68,6 +68,9 @@ class NightlyOptions:
     summary_file: Path | None = None  # $GITHUB_STEP_SUMMARY (appended)
     issue_file: Path | None = None  # the rolling-issue body, also without GitHub
     commit_message_file: Path | None = None
+    discord_webhook: str | None = field(default=None, repr=False)  # a secret: never printed
+    discord_retries: int = 3
+    discord_backoff: float = 1.0  # seconds before the first retry (doubling)
 
 
 @dataclass
@@ -228,6 +231,9 @@ def run(
         stages.append(StageNote("ledger", "failed", f"{len(damaged)} damaged record(s) left "
                                 f"as they were: {ids} (restore from git or delete)"))  # fmt: skip
 
+    if options.discord_webhook:
+        stages.append(_discord(options, curriculum, outcome, clock))
+        say(f"discord: {stages[-1].message}")
     fails = has_findings(outcome, options.check.fail_on)
     night = Night(outcome, started.date(), stages, since, fails, options.check.fail_on)
     body = issue_body(outcome, since)
@@ -274,6 +280,42 @@ def _run_stage(name: str, work: Callable[[], StageNote] | None) -> StageNote:
     except Exception as exc:  # one stage's failure must not lose the others' work
         log.exception("the %s stage failed", name)
         return StageNote(name, "failed", f"{type(exc).__name__}: {exc}")
+
+
+def _discord(
+    options: NightlyOptions,
+    curriculum: Curriculum,
+    outcome: Outcome,
+    clock: Callable[[], datetime],
+) -> StageNote:
+    """Heal the posted weeks and announce new deaths (only with a webhook). Discord being down
+    never fails the night: the work is recorded as owed and done by the next one."""
+    from linkkeeper import discord
+    from linkkeeper.ledger import Ledger, LedgerError
+    from linkkeeper.publish import build
+    from linkkeeper.remap import Remapper
+
+    if outcome.offline:
+        return StageNote("discord", "skipped", "offline night: Discord was left as it was")
+    check = options.check
+    try:
+        webhook = discord.Webhook.parse(options.discord_webhook or "")
+        settings = discord.ClientSettings(
+            retries=options.discord_retries,
+            backoff=options.discord_backoff,
+            allow_private=check.allow_private,
+        )
+        with Ledger(check.snapshots, clock=clock, policy=check.policy) as ledger:
+            site = build(curriculum, ledger)
+            now = clock()
+            work = discord.heal_and_alert(site, webhook, check.snapshots, today=now.date(),
+                                          settings=settings, remap=Remapper.parse(check.remap),
+                                          now=now)  # fmt: skip
+            report = discord.run(work)
+    except (discord.DiscordError, LedgerError) as exc:
+        return StageNote("discord", "failed", str(exc))
+    counts = {"healed": len(report.edited), "alerted": len(report.alerted)}
+    return StageNote("discord", report.status, report.message, counts)
 
 
 def _issue(options: NightlyOptions, night: Night, body: str) -> IssueResult | None:

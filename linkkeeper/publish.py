@@ -38,6 +38,7 @@ STATE_HELP = {
 }
 URL_IN_TEXT = re.compile(r"https?://")
 MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+MASS_MENTION = re.compile(r"(?<![/\w])@(everyone|here)\b", re.IGNORECASE)
 
 
 # -- the view model ----------------------------------------------------------------------------
@@ -287,6 +288,12 @@ def md_escape(text: Any) -> str:
     return MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
 
 
+def neutralise_mentions(text: str) -> str:
+    """``@everyone`` and ``@here`` shown, never pinging: a zero-width space after the ``@``
+    (Discord is also told to ping nobody; this keeps a pasted post just as harmless)."""
+    return MASS_MENTION.sub("@\u200b\\1", text)
+
+
 def md_url(url: str) -> str:
     """A URL safe inside ``[text](url)`` and ``<url>``."""
     return quote(url, safe=":/?#@!$&'*+,;=%~-._[]")
@@ -333,7 +340,7 @@ def render_week(section: SectionView, flavor: str = "discord") -> str:
     text = _tidy(template.render(week=section, flavor=flavor, suppress=False))
     if flavor == "discord" and len(URL_IN_TEXT.findall(text)) > 1:  # one embed is welcome, more
         text = _tidy(template.render(week=section, flavor=flavor, suppress=True))  # are noise
-    return text
+    return neutralise_mentions(text) if flavor == "discord" else text
 
 
 def split_messages(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
