@@ -157,7 +157,12 @@ def test_nightly_schedule_concurrency_and_permissions() -> None:
     setup = next(s for s in steps if s.get("uses") == "actions/setup-python@v5")
     assert setup["with"]["cache"] == "pip"
     night = next(s for s in steps if "linkkeeper nightly" in s.get("run", ""))
-    assert set(night["env"]) == {"GITHUB_TOKEN", "IA_ACCESS_KEY", "IA_SECRET_KEY"}
+    assert set(night["env"]) == {
+        "GITHUB_TOKEN",
+        "IA_ACCESS_KEY",
+        "IA_SECRET_KEY",
+        "DISCORD_WEBHOOK_URL",
+    }
     commit = next(s for s in steps if s.get("name", "").startswith("Commit the ledger"))
     assert "41898244+github-actions[bot]@users.noreply.github.com" in commit["run"]
     assert "git diff --cached --quiet" in commit["run"]  # no empty commits
