@@ -178,6 +178,7 @@ class Entry:
     reading: Reading
     record: Record | None  # None: no URL
     action: str = "none"  # what this run did: looked-up, submitted, polled, would-submit ...
+    lookup_error: str | None = None  # why finding its captures failed this run
 
     @property
     def state(self) -> State | None:
@@ -191,6 +192,8 @@ class Entry:
     def to_dict(self) -> dict[str, Any]:
         base = {"id": self.reading.id, "title": self.reading.title, "url": self.reading.url}
         base |= {"week": self.reading.week, "action": self.action}
+        if self.lookup_error:
+            base["lookup_error"] = self.lookup_error
         if self.record is None:
             return base | {"state": None, "reason": NO_URL, "capture": None}
         arch, caps = archive_of(self.record), captures_of(self.record)
@@ -340,7 +343,7 @@ class ArchiveRun:
             log.info("capture lookup for %s failed: %s", url, exc)
             hint = await self.wayback.availability(url)  # only a hint, never proof of absence
             section["latest"] = _newer(section["latest"], capture_dict(hint))
-            entry.action = "lookup-failed"
+            entry.action, entry.lookup_error = "lookup-failed", str(exc)
             self._save(entry)
             return
         self._merge(entry.record, found)
@@ -849,6 +852,12 @@ def print_text(outcome: ArchiveOutcome) -> None:
     refused = [e for e in outcome.entries if e.state in (State.REFUSED, State.EXCLUDED)]
     for entry in refused:
         click.echo(f"  {entry.reading.id}: {archive_of(entry.record)['reason']}")  # type: ignore[arg-type]
+    for entry in (e for e in outcome.entries if e.lookup_error):
+        click.secho(
+            f"  {entry.reading.id}: finding its captures failed, what was known is kept "
+            f"({entry.lookup_error})",
+            fg="yellow",
+        )
     if outcome.stopped:
         click.secho(f"Stopped submitting: {outcome.stopped}", fg="yellow")
     if missing := outcome.without_capture:

@@ -25,6 +25,7 @@ from linkkeeper.curriculum import Comment, Curriculum, Group, Week
 from linkkeeper.health import format_time, parse_time
 from linkkeeper.ledger import Ledger, Record
 from linkkeeper.links import LinkChoice, choose
+from linkkeeper.mentions import neutralize, neutralize_url
 from linkkeeper.models import Health, Reading
 
 DISCORD_LIMIT = 2000
@@ -38,7 +39,6 @@ STATE_HELP = {
 }
 URL_IN_TEXT = re.compile(r"https?://")
 MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
-MASS_MENTION = re.compile(r"(?<![/\w])@(everyone|here)\b", re.IGNORECASE)
 
 
 # -- the view model ----------------------------------------------------------------------------
@@ -284,19 +284,20 @@ def _week(week: Week, readings: list[ReadingView]) -> SectionView:
 
 # -- rendering ---------------------------------------------------------------------------------
 def md_escape(text: Any) -> str:
-    """Text safe inside Markdown (GFM and Discord): specials escaped, one line."""
-    return MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    """Text safe inside Markdown (GFM and Discord): specials escaped, one line, and no
+    Discord mention (:func:`linkkeeper.mentions.neutralize`)."""
+    return neutralize(MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split())))
 
 
 def neutralise_mentions(text: str) -> str:
-    """``@everyone`` and ``@here`` shown, never pinging: a zero-width space after the ``@``
-    (Discord is also told to ping nobody; this keeps a pasted post just as harmless)."""
-    return MASS_MENTION.sub("@\u200b\\1", text)
+    """``@everyone``, ``@here`` and ``<@id>`` shown, never pinging (Discord is also told to
+    ping nobody; this keeps a pasted post just as harmless); see :mod:`linkkeeper.mentions`."""
+    return neutralize(text)
 
 
 def md_url(url: str) -> str:
-    """A URL safe inside ``[text](url)`` and ``<url>``."""
-    return quote(url, safe=":/?#@!$&'*+,;=%~-._[]")
+    """A URL safe inside ``[text](url)`` and ``<url>`` (and pinging nobody on Discord)."""
+    return neutralize_url(quote(url, safe=":/?#@!$&'*+,;=%~-._[]"))
 
 
 def human_date(value: date | datetime | None) -> str:

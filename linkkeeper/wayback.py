@@ -14,6 +14,7 @@ import asyncio
 import enum
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 DEFAULT_WAYBACK_URL = "https://web.archive.org"
 DEFAULT_AVAILABILITY_URL = "https://archive.org/wayback/available"
 TS_FORMAT = "%Y%m%d%H%M%S"
+TIMESTAMP = re.compile(r"[0-9]{8,14}")
 REPLAY_MAX_BYTES = 2 * 1024 * 1024  # a capture's original bytes read at most (as the fetcher)
 GOOD_STATUSES = frozenset({200, 203, 206})  # what InternetArchiveBot accepts as a usable copy
 CDX_FIELDS = "timestamp,original,statuscode,mimetype"
@@ -284,14 +286,49 @@ def to_timestamp(moment: datetime | date) -> str:
 
 
 def parse_cdx_json(text: str) -> list[dict[str, str]]:
-    """CDX ``output=json``: ``[]`` or a header row then rows, as one dict per capture."""
+    """CDX ``output=json``: ``[]`` or a header row then rows, as one dict per capture.
+
+    ``ValueError`` (saying what is wrong) for anything else: not JSON, not a list of lists of
+    strings (a number where the archive writes a string, a header that is not a list ...).
+    A lookup that cannot be read is a failed lookup, never half-believed."""
     if not text.strip():
         return []
-    data = json.loads(text)
-    if not isinstance(data, list) or not data:
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if not isinstance(data, list):
+        raise ValueError(f"expected a list of rows, got {_json_kind(data)}")
+    if not data:
         return []
+    for index, row in enumerate(data):
+        what = "the header" if index == 0 else f"row {index}"
+        if not isinstance(row, list):
+            raise ValueError(f"{what} is {_json_kind(row)}, not a list")
+        bad = [cell for cell in row if not isinstance(cell, str)]
+        if bad or len(row) != len(data[0]):
+            why = f"holds {_json_kind(bad[0])}" if bad else "has the wrong length"
+            raise ValueError(f"{what} {why}; CDX rows are lists of strings")
     header, *rows = data
-    return [dict(zip(header, row, strict=False)) for row in rows if isinstance(row, list)]
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def _json_kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "null"}  # fmt: skip
+    return names.get(type(value), type(value).__name__)
+
+
+def capture_timestamp(value: Any) -> str | None:
+    """``value`` when it is a Wayback timestamp: 8 to 14 ASCII digits of a real moment
+    (``str.isdigit`` also takes "²"; a month 13 would crash :attr:`Capture.at` later)."""
+    if not isinstance(value, str) or not TIMESTAMP.fullmatch(value):
+        return None
+    try:
+        datetime.strptime(value.ljust(14, "0"), TS_FORMAT)
+    except ValueError:
+        return None
+    return value
 
 
 def excluded_reason(text: str) -> str | None:
@@ -448,7 +485,7 @@ class WaybackClient:
         return SaveResult(
             url,
             REFUSALS[klass],
-            job_id=data.get("job_id") or None,
+            job_id=data["job_id"] if isinstance(data.get("job_id"), str) else None,
             status_ext=status_ext,
             reason=why,
             message=message,
@@ -466,7 +503,7 @@ class WaybackClient:
             return None
         try:
             data = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, a huge integer, hostile nesting
             return None
         return data if isinstance(data, dict) else None
 
@@ -496,8 +533,10 @@ class WaybackClient:
             await asyncio.sleep(self.settings.poll_interval)
 
     def _succeeded(self, url: str, job_id: str, data: dict[str, Any]) -> SaveResult:
-        timestamp, original = str(data.get("timestamp", "")), str(data.get("original_url") or url)
-        if not timestamp.isdigit():
+        timestamp = capture_timestamp(data.get("timestamp"))
+        original = data.get("original_url")
+        original = original if isinstance(original, str) and original else url
+        if timestamp is None:
             return SaveResult(
                 url, Outcome.UNEXPECTED, job_id=job_id, reason="success without a timestamp"
             )
@@ -615,14 +654,15 @@ class WaybackClient:
             )
         try:
             rows = parse_cdx_json(response.text)
-        except ValueError:
-            raise WaybackError(f"CDX search for {url}: answer is not JSON") from None
+        except ValueError as exc:
+            why = "not JSON" if isinstance(exc, json.JSONDecodeError) else str(exc)
+            raise WaybackError(f"CDX search for {url}: the answer cannot be read ({why})") from None
         return CdxResult([c for c in map(self._row_capture, rows) if c is not None])
 
     def _row_capture(self, row: dict[str, str]) -> Capture | None:
-        ts, original = row.get("timestamp", ""), row.get("original", "")
+        ts, original = capture_timestamp(row.get("timestamp")), row.get("original", "")
         status = _int(row.get("statuscode"))
-        if not (ts.isdigit() and original) or status not in GOOD_STATUSES:
+        if ts is None or not original or status not in GOOD_STATUSES:
             return None
         return Capture(
             ts,
@@ -695,10 +735,12 @@ class WaybackClient:
         closest = snapshots.get("closest") if isinstance(snapshots, dict) else None
         if not isinstance(closest, dict) or not closest.get("available"):
             return None
-        ts, snapshot = str(closest.get("timestamp", "")), str(closest.get("url", ""))
-        original = snapshot.partition(f"/web/{ts}/")[2] or url
-        if not ts.isdigit():
+        ts, snapshot = capture_timestamp(closest.get("timestamp")), closest.get("url")
+        if ts is None:
             return None
+        original = (
+            snapshot.partition(f"/web/{ts}/")[2] if isinstance(snapshot, str) else ""
+        ) or url
         return Capture(
             ts, original, self.snapshot_url(ts, original), status=_int(closest.get("status"))
         )

@@ -288,6 +288,7 @@ class WaybackMachine:
             self._target_status: dict[str, int] = {}
             self._redirects: dict[str, str] = {}
             self._availability_empty = False
+            self._cdx_answers: dict[str, str] = {}  # url key -> a raw (hostile) CDX body
 
     def configure(self, **changes: Any) -> WaybackConfig:
         """Change config fields (unknown names raise ``TypeError``)."""
@@ -323,6 +324,13 @@ class WaybackMachine:
         )
         self._store(capture)
         return capture
+
+    def answer_cdx(self, url: str, body: str) -> None:
+        """Answer every CDX search for ``url`` with ``body`` as ``200 application/json``,
+        whatever it holds: a broken or hostile archive answer (numbers where strings go, a
+        header that is not a list, not JSON at all)."""
+        with self._lock:
+            self._cdx_answers[surt(url)] = body
 
     def fail_url(
         self, url: str, status_ext: str, at: Literal["submit", "status"] = "submit"
@@ -632,6 +640,10 @@ class WaybackMachine:
             match = "domain" if url.startswith("*.") else "prefix" if url.endswith("*") else "exact"
             url = url.removeprefix("*.").removesuffix("*")
         key = surt(url)
+        with self._lock:
+            hostile = self._cdx_answers.get(key)
+        if hostile is not None:
+            return 200, "application/json", hostile, {}
         predicates = {
             "exact": lambda k: k == key,
             "prefix": lambda k: k.startswith(key),
