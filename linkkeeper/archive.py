@@ -68,6 +68,7 @@ class State(enum.StrEnum):
     REFUSED = "refused"  # the archive cannot capture this URL (reason, status_ext)
     EXCLUDED = "excluded"  # the site is blocked from the Wayback Machine
     WAITING_KEYS = "waiting-keys"  # needs a capture, but there are no (valid) keys
+    BROKEN = "broken"  # the last check found the page gone: a capture would keep the breakage
 
 
 SUMMARY_ORDER = [  # (state, label) in the order the summary reports them
@@ -76,6 +77,7 @@ SUMMARY_ORDER = [  # (state, label) in the order the summary reports them
     (State.SUBMITTED, "still running"),
     (State.QUEUED, "queued"),
     (State.WAITING_KEYS, "waiting for keys"),
+    (State.BROKEN, "not captured (page broken)"),
     (State.REFUSED, "refused"),
     (State.EXCLUDED, "excluded"),
 ]
@@ -85,6 +87,7 @@ COLORS = {
     State.SUBMITTED: "cyan",
     State.QUEUED: "yellow",
     State.WAITING_KEYS: "yellow",
+    State.BROKEN: "yellow",
     State.REFUSED: "red",
     State.EXCLUDED: "red",
 }
@@ -164,10 +167,31 @@ def archive_of(record: Record) -> dict[str, Any]:
 
 
 def newest_capture(record: Record) -> datetime | None:
-    """When the newest known capture (anybody's) was made."""
+    """When the newest known capture (anybody's) was made; a capture judged bad (of the
+    breakage) does not count, so a page that comes back is captured again."""
+    from linkkeeper.capture_check import BAD
+
     section = captures_of(record)
+    verdicts = section.get("verdicts") if isinstance(section.get("verdicts"), dict) else {}
     stamps = [_ts(section["latest"]), *(_ts(c) for c in section["ours"])]
-    return max(filter(None, map(_at, filter(None, stamps))), default=None)
+    stamps = [ts for ts in stamps if ts and (verdicts.get(ts) or {}).get("verdict") != BAD]
+    return max(filter(None, map(_at, stamps)), default=None)
+
+
+def _held_back(record: Record) -> bool:
+    """Whether the last check found the page gone (broken) or not answering (transient)."""
+    from linkkeeper.models import Verdict
+
+    check = last_check(record)
+    return check is not None and check.verdict in (Verdict.BROKEN, Verdict.TRANSIENT)
+
+
+def last_check(record: Record) -> Any:
+    """The latest check of the record's current URL that was not skipped, or ``None``."""
+    from linkkeeper.models import Verdict
+
+    checks = [c for c in record.current_checks if c.verdict != Verdict.SKIPPED]
+    return checks[-1] if checks else None
 
 
 # -- one run --------------------------------------------------------------------------------------
@@ -285,6 +309,7 @@ class ArchiveRun:
     stopped: str | None = None
     _budget: float = field(default=float("inf"), init=False)  # captures left today
     _texts: dict[tuple[str, str], Any] = field(default_factory=dict, init=False)  # captures read
+    _verified: dict[tuple[str, str], Any] = field(default_factory=dict, init=False)  # judged
 
     # -- the steps ----------------------------------------------------------------------------
     async def run(self, selected: Sequence[Reading]) -> ArchiveOutcome:
@@ -298,14 +323,17 @@ class ArchiveRun:
             if self._needs_lookup(entry):
                 await self._look_up(entry)
             self._done()
+        await self._verify_all(linked)
         running = self._jobs(e for e in linked if e.state == State.SUBMITTED)
         self._phase("Polling running captures", sum(len(j.entries) for j in running))
         await asyncio.gather(*(self._resume(job) for job in running))
         for entry in linked:
-            self._settle(entry)
+            self._gate(entry) or self._settle(entry)
         due = self._jobs(e for e in linked if self._due(e))
         self._phase("Capturing", sum(len(j.entries) for j in due))
         await self._submit_all(due)
+        fresh = [e for e in linked if e.action in ("submitted", "polled")]
+        await self._verify_all(fresh, "Verifying new captures")  # a member may need it tonight
         return ArchiveOutcome(
             entries,
             keys=self.wayback.keys is not None and self.keys_note is None,
@@ -352,18 +380,101 @@ class ArchiveRun:
             self._set(entry, State.EXCLUDED, found.excluded)
         elif entry.state == State.EXCLUDED:  # no longer blocked
             self._set(entry, State.QUEUED, "no longer excluded from the Wayback Machine")
-        if not found.excluded and not self.dry_run:
-            await self._read_assigned(entry)
         entry.action = "looked-up"
         self._save(entry)
 
-    async def _read_assigned(self, entry: Entry) -> None:
-        """The assigned capture's text becomes the drift baseline, read once per capture and
-        saved with the lookup (:mod:`linkkeeper.capture_baseline`; never raises)."""
+    async def _verify_all(self, entries: list[Entry], phase: str = "Verifying captures") -> None:
+        """Judge the captures each reading may be offered (:mod:`linkkeeper.capture_check`),
+        then let a good assigned-week capture's text become the drift baseline; one replay
+        serves both. A dry run reads nothing."""
         from linkkeeper.capture_baseline import read_assigned
+        from linkkeeper.capture_check import Verifier, is_good
+
+        if self.dry_run:
+            return
+        todo = [e for e in entries if not captures_of(e.record)["excluded"]]  # type: ignore[arg-type]
+        if not todo:
+            return
+        self._phase(phase, len(todo))
+        verifier = Verifier(self.wayback, self.clock(), self._verified)
+        for entry in todo:
+            assert entry.record is not None
+            changed = await verifier.verify(entry.record, entry.reading)
+            caps = captures_of(entry.record)
+            assigned = caps["assigned"]
+            verdicts = caps.get("verdicts") or {}
+            if isinstance(assigned, dict) and is_good(verdicts.get(_ts(assigned))):
+                key = (_ts(assigned), str(assigned.get("original") or entry.reading.url))
+                printed = verifier.fingerprint(*key)
+                if printed is not None:
+                    self._texts.setdefault(key, printed)
+                changed |= await read_assigned(
+                    entry.record, entry.reading, self.wayback, self.clock(), self._texts
+                )
+            if entry.state == State.CAPTURED and caps["ours"]:
+                changed |= self._judged_ours(entry, caps["ours"][-1], verdicts)
+            if changed:
+                self._save(entry)
+            self._done()
+
+    def _judged_ours(self, entry: Entry, ours: Any, verdicts: dict[str, Any]) -> bool:
+        """Say so when the capture just made shows the breakage (it is never offered)."""
+        from linkkeeper.capture_check import BAD
+
+        verdict = verdicts.get(_ts(ours)) or {}
+        if verdict.get("verdict") != BAD:
+            return False
+        arch = archive_of(entry.record)  # type: ignore[arg-type]
+        day = _at(_ts(ours))
+        why = (
+            (
+                f"captured on {day:%Y-%m-%d}, but the capture is not a good copy "
+                f"({verdict.get('reason')}); it is not offered"
+            )
+            if day
+            else f"captured, but the capture is not a good copy ({verdict.get('reason')})"
+        )
+        if arch["reason"] == why:
+            return False
+        arch["reason"] = why
+        return True
+
+    def _gate(self, entry: Entry) -> bool:
+        """A reading whose last check found the page gone is not submitted (a capture would
+        keep the breakage and cost quota); its state says why and what members get instead.
+        True when it was held back. A bot wall may still be tried: the archive's crawler is
+        sometimes let through."""
+        from linkkeeper.links import NO_GOOD_COPY, pick_capture
+        from linkkeeper.models import Verdict
 
         assert entry.record is not None
-        await read_assigned(entry.record, entry.reading, self.wayback, self.clock(), self._texts)
+        check = last_check(entry.record)
+        if not _held_back(entry.record):
+            if entry.state == State.BROKEN:  # the page is back: captured again as usual
+                self._set(entry, State.QUEUED, "the page answers again; it needs a new capture")
+                self._save(entry)
+            return False
+        if entry.state == State.SUBMITTED:
+            return False  # a job already runs: it is polled, never abandoned
+        health = entry.record.health
+        since = health.first_failure or check.at
+        gone = "gone" if check.verdict == Verdict.BROKEN else "not answering"
+        capture, kind, _ = pick_capture(entry.record)
+        if capture is not None:
+            day = capture.day.isoformat() if capture.day else capture.timestamp
+            offer = f"the newest good capture is {day} ({capture.url})"
+            if kind == "assigned":
+                offer = (
+                    f"members get the capture from the week it was assigned, {day} ({capture.url})"
+                )
+        else:
+            offer = NO_GOOD_COPY
+        why = f"not captured: the page is {gone} since {since:%Y-%m-%d} ({check.reason}); {offer}"
+        if archive_of(entry.record)["reason"] != why or entry.state != State.BROKEN:
+            self._set(entry, State.BROKEN, why)
+            self._save(entry)
+        entry.action = "held-back"
+        return True
 
     @staticmethod
     def _merge(record: Record, found: CaptureSet) -> None:
@@ -418,6 +529,8 @@ class ArchiveRun:
         arch, forced = archive_of(entry.record), entry.reading.id in self.forced
         if captures_of(entry.record)["excluded"] or entry.state == State.SUBMITTED:
             return False
+        if _held_back(entry.record):
+            return False  # see _gate
         if entry.state == State.REFUSED and not forced:
             return False
         retry = parse_time(arch["next_try_after"])

@@ -25,6 +25,7 @@ import click
 from linkkeeper.check import CheckOptions
 from linkkeeper.config import HostOverride
 from linkkeeper.iakeys import Keys
+from linkkeeper.links import NO_GOOD_COPY, LinkChoice
 from linkkeeper.models import Health
 from linkkeeper.nightly import NightlyOptions, NightResult
 from linkkeeper.report import Row
@@ -90,8 +91,11 @@ def output_folder(keep: Path | None) -> Path:
 @contextmanager
 def sandboxes() -> Iterator[tuple[Sandbox, Sandbox]]:
     """The sandbox web + Wayback Machine, and the sandbox GitHub API, both running."""
+    from linkkeeper.sandbox.history import seed_history
+
     web = start_sandbox()
     web.wayback.configure(captures_per_minute=int(SANDBOX_ARCHIVE["captures_per_minute"]))
+    seed_history(web.wayback)  # years of captures of the readings that die, breakage included
     try:
         with Sandbox(GitHubAPI().hosts()) as github:
             yield web, github
@@ -146,6 +150,36 @@ def _progress(total: int) -> Callable[[Row], None]:
 
 def _counts(title: str, table: dict[str, int]) -> str:
     return f"  {title:<9} " + ", ".join(f"{name} {n}" for name, n in table.items())
+
+
+def fallback_lines(reading_id: str, choice: LinkChoice) -> list[str]:
+    """What members get for one reading whose original is failing or dead, and which captures
+    were rejected and why (the demo's proof that no capture of the breakage is offered)."""
+    lines = [f"  {reading_id} ({choice.state.value}):"]
+    if choice.capture is not None:
+        day = choice.capture.day.isoformat() if choice.capture.day else choice.capture.timestamp
+        lines.append(f"      offered:  {choice.capture_label}, {day}: {choice.capture.url}")
+    else:
+        lines.append(f"      offered:  nothing ({NO_GOOD_COPY})")
+    for timestamp, why in reversed(choice.rejected):
+        lines.append(f"      rejected: {timestamp[:4]}-{timestamp[4:6]}-{timestamp[6:8]}: {why}")
+    return lines
+
+
+def show_fallbacks(curriculum: Curriculum, snapshots: Path) -> None:
+    """The archived copy each broken reading links, with the captures rejected on the way."""
+    from linkkeeper.ledger import Ledger
+    from linkkeeper.links import choose
+
+    ledger = Ledger(snapshots)
+    chosen = [(r.id, choose(r, ledger.get(r.id))) for r in curriculum.readings() if r.url]
+    broken = [(rid, c) for rid, c in chosen if c.original_broken]
+    if not broken:
+        return
+    click.secho("\nArchived copies offered instead of the broken originals", bold=True)
+    for reading_id, choice in broken:
+        for line in fallback_lines(reading_id, choice):
+            click.echo(line)
 
 
 def main(keep: Path | None = None, readings: Path | None = None, nights: int = 3) -> int:
@@ -217,6 +251,7 @@ def main(keep: Path | None = None, readings: Path | None = None, nights: int = 3
         f"  A real night would exit {result.exit_code} (--fail-on {fail_on}: "
         f"{'findings' if result.night.fails else 'nothing at that level'})."
     )
+    show_fallbacks(curriculum, out / "snapshots")
     issue = result.issue
     click.secho("\nWhere to look", bold=True)
     for label, name in OUTPUT_FILES:

@@ -27,6 +27,7 @@ ORIGINAL_FIRST: dict[Health, bool] = {
 }
 FAILED = frozenset({Verdict.BROKEN, Verdict.TRANSIENT, Verdict.BLOCKED})
 SAFE_SCHEMES = frozenset({"http", "https"})
+NO_GOOD_COPY = "no good archived copy: find a new source"
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class LinkChoice:
     state: Health
     health: HealthState
     capture: Capture | None  # the copy to offer: as assigned, else the latest
-    capture_kind: str | None  # "assigned" | "latest"
+    capture_kind: str | None  # "assigned" | "before-break" | "latest"
     best: str | None  # the link to follow first
     archive_first: bool  # best is the capture
     last_reason: str | None = None  # reason of the latest failed check
@@ -75,10 +76,16 @@ class LinkChoice:
     live_elsewhere: str | None = None
     excluded: str | None = None  # why the archive stage will not capture it
     stale: bool = False  # the ledger record is for another URL (curriculum edited since)
+    rejected: tuple[tuple[str, str], ...] = ()  # (timestamp, why) of captures not offered
 
     @property
     def capture_label(self) -> str | None:
-        return {"assigned": "as assigned", "latest": "latest capture"}.get(self.capture_kind or "")
+        labels = {
+            "assigned": "as assigned",
+            "before-break": "last good copy before it broke",
+            "latest": "latest capture",
+        }
+        return labels.get(self.capture_kind or "")
 
     @property
     def original_broken(self) -> bool:
@@ -88,7 +95,7 @@ class LinkChoice:
     def warning(self) -> str | None:
         """Set when the original is not healthy and there is no archived copy to offer."""
         if self.original_broken and self.capture is None:
-            return f"the original is {self.state.value} and no archived copy exists yet"
+            return f"the original is {self.state.value} and {NO_GOOD_COPY}"
         return None
 
     @property
@@ -112,7 +119,13 @@ def is_safe_url(url: str) -> bool:
 
 
 def pick_capture(record: Record | None) -> tuple[Capture | None, str | None, str | None]:
-    """(capture, "assigned"|"latest", excluded reason) from the record's ``captures``."""
+    """(capture, kind, excluded reason) from the record's ``captures``: the good capture to
+    offer (:mod:`linkkeeper.capture_check`), in this order: the one from the week the reading
+    was assigned (``"assigned"``), else the newest good one taken before the current run of
+    failures began (``"before-break"``; ``"latest"`` while nothing fails). A capture not yet
+    judged good, or made after the break, is never offered."""
+    from linkkeeper.capture_check import failure_mark, is_good, mark_timestamp
+
     section = record.data.get("captures") if record else None
     if not isinstance(section, dict):
         return None, None, None
@@ -120,14 +133,39 @@ def pick_capture(record: Record | None) -> tuple[Capture | None, str | None, str
         return None, None, None  # found for an earlier URL of the reading
     excluded = section.get("excluded")
     excluded = str(excluded) if excluded else None
-    if capture := Capture.parse(section.get("assigned")):
-        return capture, "assigned", excluded
-    ours = section.get("ours")
-    candidates = [section.get("latest"), *(ours if isinstance(ours, list) else [])]
-    parsed = [c for c in map(Capture.parse, candidates) if c is not None]
-    if not parsed:
+    verdicts = section.get("verdicts")
+    verdicts = verdicts if isinstance(verdicts, dict) else {}
+    mark = mark_timestamp(failure_mark(record))
+
+    def usable(capture: Capture | None) -> bool:
+        return (
+            capture is not None
+            and is_good(verdicts.get(capture.timestamp))
+            and (mark is None or capture.timestamp < mark)
+        )
+
+    assigned = Capture.parse(section.get("assigned"))
+    if assigned is not None and usable(assigned):
+        return assigned, "assigned", excluded
+    good = [Capture.parse(v | {"timestamp": ts}) for ts, v in verdicts.items() if is_good(v)]
+    offered = [c for c in good if c is not None and usable(c)]
+    if not offered:
         return None, None, excluded
-    return max(parsed, key=lambda c: c.timestamp), "latest", excluded
+    kind = "before-break" if mark else "latest"
+    return max(offered, key=lambda c: c.timestamp), kind, excluded
+
+
+def rejected_captures(record: Record | None) -> tuple[tuple[str, str], ...]:
+    """(timestamp, why) of the captures judged not good for this reading, oldest first."""
+    from linkkeeper.capture_check import rejected
+
+    section = record.data.get("captures") if record else None
+    if not isinstance(section, dict) or section.get("url") not in (
+        None,
+        record.url if record else None,
+    ):
+        return ()
+    return tuple(rejected(section))
 
 
 def choose(reading: Reading, record: Record | None) -> LinkChoice:
@@ -163,6 +201,7 @@ def choose(reading: Reading, record: Record | None) -> LinkChoice:
         live_elsewhere=suggestion if verdict == Verdict.BROKEN else None,
         excluded=excluded,
         stale=stale,
+        rejected=rejected_captures(record) if reading.url else (),
     )
 
 
@@ -193,14 +232,19 @@ def explain(choice: LinkChoice) -> str | None:
     label = choice.capture_label
     day = choice.capture.day.isoformat() if choice.capture and choice.capture.day else "?"
     why = choice.health.summary.removeprefix(f"{choice.state.value}: ")
+    rejected = ""
+    if choice.rejected and (choice.archive_first or choice.warning):
+        ts, reason = choice.rejected[-1]
+        more = f" and {len(choice.rejected) - 1} more" if len(choice.rejected) > 1 else ""
+        rejected = f"; not offered: the capture of {ts[:4]}-{ts[4:6]}-{ts[6:8]}{more} ({reason})"
     if choice.archive_first:
         elsewhere = f"; live elsewhere: {choice.live_elsewhere}" if choice.live_elsewhere else ""
         return (
             f"note: the original is {choice.state.value} ({why}); this is the archived copy "
-            f"({label}, {day}). Original: {choice.original}{elsewhere}"
+            f"({label}, {day}). Original: {choice.original}{elsewhere}{rejected}"
         )
     if choice.warning:
-        return f"warning: {choice.warning} ({why}); printing the original anyway"
+        return f"warning: {choice.warning} ({why}); printing the original anyway{rejected}"
     if choice.state == Health.BLOCKED and choice.capture:
         return (
             f"note: the site blocks automated checks, so it may or may not be up; "

@@ -170,6 +170,8 @@ def _advice(row: Row) -> str:
         parts.append(f"use {row.result.suggestion}")
     if row.archive_url:
         parts.append(f"archived: {row.archive_url}")
+    elif row.result.health in (Health.DEAD, Health.FAILING) and row.result.url:
+        parts.append("no good archived copy: find a new source")
     if row.fresh and row.result.checked_at:
         parts.append(f"as of {format_time(row.result.checked_at)}")
     return "; ".join(p for p in parts if p)

@@ -52,12 +52,31 @@ def gather(reading: Reading | None, record: Record | None) -> dict[str, Any]:
         "orphaned": bool(record.orphaned) if record else False,
         "recorded": record is not None,
         "best_link": link.best if link else None,
+        "archived_copy": _offered(link),
         "health": record.health.to_dict() if record else None,
         "checks": list(record.data.get("checks", [])) if record else [],
         "metadata": _section(record, "metadata") or {},
         "captures": _section(record, "captures"),
         "archive": _section(record, "archive"),
         "drift": _section(record, "drift"),
+    }
+
+
+def _offered(link: Any) -> dict[str, Any] | None:
+    """The archived copy members are offered (:func:`linkkeeper.links.pick_capture`), or why
+    none is, when the original is broken."""
+    if link is None or link.original is None:
+        return None
+    capture = link.capture
+    if capture is None:
+        from linkkeeper.links import NO_GOOD_COPY
+
+        return {"url": None, "note": NO_GOOD_COPY} if link.original_broken else None
+    return {
+        "url": capture.url,
+        "timestamp": capture.timestamp,
+        "kind": link.capture_kind,
+        "label": link.capture_label,
     }
 
 
@@ -123,6 +142,13 @@ def _capture_lines(captures: dict[str, Any] | None, archive: dict[str, Any] | No
         lines.append(f"  ours      {len(ours)} made by linkkeeper")
         if captures.get("excluded"):
             lines.append(f"  excluded  {captures['excluded']}")
+        verdicts = captures.get("verdicts") if isinstance(captures.get("verdicts"), dict) else {}
+        for timestamp, verdict in sorted(verdicts.items(), reverse=True):
+            if isinstance(verdict, dict):
+                what = str(verdict.get("verdict") or "?")
+                lines.append(
+                    f"  {what:<9} {timestamp}  {_cut(str(verdict.get('reason') or ''), 60)}"
+                )
     else:
         lines.append("Captures: not looked up yet (run `linkkeeper archive`)")
     if archive and archive.get("state"):
@@ -179,6 +205,11 @@ def render_text(document: dict[str, Any], checks: int = 10) -> str:
     lines += _check_lines(document["checks"], checks)
     lines.append("")
     lines += _capture_lines(document["captures"], document["archive"])
+    offered = document.get("archived_copy")
+    if offered and offered.get("url"):
+        lines.append(f"Archived copy offered: {offered['url']} ({offered['label']})")
+    elif offered:
+        lines.append(f"Archived copy offered: none ({offered['note']})")
     lines += _drift_lines(document["drift"])
     if document["best_link"] and reading and document["best_link"] != reading["url"]:
         lines.append(f"Best link now: {document['best_link']}")

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from linkkeeper.health import format_day
+from linkkeeper.links import NO_GOOD_COPY
 from linkkeeper.models import Health, Verdict
 from linkkeeper.report import Outcome, Row, render_markdown
 
@@ -90,12 +91,17 @@ def _cell(text: str | None) -> str:
     return (text or "").replace("|", "\\|").replace("\n", " ").strip()
 
 
-def _archive_link(url: str | None) -> str:
+def _archive_link(url: str | None, broken: bool = False) -> str:
     if not url:
-        return "none yet"
+        return NO_GOOD_COPY if broken else "none yet"
     match = _WAYBACK_TS.search(url)
     label = "-".join(match.groups()) if match else "archived copy"
     return f"[{label}]({url})"
+
+
+def _broken(row: Row) -> bool:
+    """Members are sent to the archived copy (failing or dead): none must be said plainly."""
+    return row.result.health in (Health.DEAD, Health.FAILING)
 
 
 def _reading_cell(row: Row) -> str:
@@ -140,7 +146,7 @@ def issue_body(outcome: Outcome, since: Mapping[str, datetime | None] | None = N
             suggestion = row.result.suggestion
             lines.append(
                 f"| {_reading_cell(row)} | {format_day(when) if when else ''} | "
-                f"{_cell(row.result.reason)} | {_archive_link(row.archive_url)} | "
+                f"{_cell(row.result.reason)} | {_archive_link(row.archive_url, _broken(row))} | "
                 f"{f'<{suggestion}>' if suggestion else ''} |"
             )
         lines.append("")

@@ -19,11 +19,11 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -166,6 +166,20 @@ class Original:
     url: str  # the snapshot URL asked for (public form)
     content_type: str  # media type only, lower case ("text/html")
     body: bytes  # at most the cap given to :meth:`WaybackClient.original`
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class Replay:
+    """One capture as the archive serves it (``id_``), in the original URL space: what the
+    page answered when it was captured, after its own captured redirects."""
+
+    timestamp: str  # the capture actually served (the archive may pick the nearest one)
+    final_url: str  # the original URL of the last hop
+    status: int  # the captured page's status (the archive repeats it in ``id_`` mode)
+    content_type: str
+    body: bytes
+    redirects: list[tuple[int, str]] = field(default_factory=list)  # (status, original target)
     truncated: bool = False
 
 
@@ -702,6 +716,41 @@ class WaybackClient:
                 ) from None
         return Original(self.snapshot_url(timestamp, url), kind, bytes(body), truncated)
 
+    async def replay(
+        self, timestamp: str, url: str, max_bytes: int = REPLAY_MAX_BYTES, max_hops: int = 10
+    ) -> Replay:
+        """One capture as it was served (``/web/<ts>id_/<url>``), its captured redirects kept:
+        a hop from the archive to another capture of the same URL (the nearest timestamp) is
+        followed silently; a hop to another URL is the page's own redirect, recorded as
+        ``(status, original target)``. Paced with the CDX searches, body capped;
+        :class:`WaybackError` when the archive cannot be read."""
+        current, served, hops = url, timestamp, []
+        async with self._read_turn():
+            for _ in range(max_hops + 1):
+                replay = f"{self.wayback_url}/web/{served}id_/{current}"
+                try:
+                    timeout = self.settings.timeout
+                    async with self.client.stream("GET", replay, timeout=timeout) as r:
+                        location = r.headers.get("location", "")
+                        if r.is_redirect and location:
+                            target = _replayed(urljoin(replay, location), self.wayback_url)
+                            if target is None:  # a redirect out of the archive: where it leads
+                                hops.append((r.status_code, urljoin(current, location)))
+                                return Replay(served, current, r.status_code, "", b"", hops)
+                            served, new = target
+                            if not _same_page(new, current):
+                                hops.append((r.status_code, new))
+                            current = new
+                            continue
+                        kind = r.headers.get("content-type", "").split(";")[0].strip().lower()
+                        body, truncated = await _capped(r, max_bytes)
+                        return Replay(served, current, r.status_code, kind, body, hops, truncated)
+                except httpx.HTTPError as exc:
+                    raise WaybackError(
+                        self._scrub(f"replay of {timestamp}/{url} failed: {type(exc).__name__}")
+                    ) from None
+        raise WaybackError(f"replay of {timestamp}/{url}: more than {max_hops} redirects")
+
     async def find_captures(self, url: str, assigned: date | None = None) -> CaptureSet:
         """The capture from the assignment week (closest before, else after) and the latest."""
         now = to_timestamp(self._now())
@@ -744,6 +793,41 @@ class WaybackClient:
         return Capture(
             ts, original, self.snapshot_url(ts, original), status=_int(closest.get("status"))
         )
+
+
+_REPLAY_PATH = re.compile(r"/web/(\d{1,14})(?:[a-z]{2}_)?/(.+)$", re.DOTALL)
+
+
+def _replayed(location: str, wayback_url: str) -> tuple[str, str] | None:
+    """(timestamp, original URL) of a replay URL on this archive, else ``None``."""
+    parts = urlsplit(location)
+    base = urlsplit(wayback_url)
+    if parts.netloc and parts.netloc != base.netloc:
+        return None
+    rest = parts.path + (f"?{parts.query}" if parts.query else "")
+    found = _REPLAY_PATH.search(rest)
+    return (found.group(1), found.group(2)) if found else None
+
+
+def _same_page(a: str, b: str) -> bool:
+    """The archive moving between captures of one URL, not the page redirecting elsewhere."""
+
+    def key(url: str) -> str:
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        host = (parts.hostname or "").lower().removeprefix("www.")
+        return f"{host}{parts.path.rstrip('/') or '/'}?{parts.query}"
+
+    return key(a) == key(b)
+
+
+async def _capped(response: httpx.Response, max_bytes: int) -> tuple[bytes, bool]:
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > max_bytes:
+            del body[max_bytes:]
+            return bytes(body), True
+    return bytes(body), False
 
 
 def _closest(captures: list[Capture], mark: str) -> Capture | None:

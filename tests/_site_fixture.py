@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from linkkeeper.capture_check import GOOD, record_verdict
 from linkkeeper.ledger import Ledger
 from linkkeeper.models import CheckResult, Reading, Verdict
 
@@ -71,13 +72,16 @@ def write_ledger(path: Path, readings: Iterable[Reading], plans: Mapping[str, Pl
             record = ledger.record_for(reading)
             if plan.capture:
                 capture = capture_for(reading, plan.capture)
-                record.section("captures").update(
+                section = record.section("captures")
+                section.update(
                     assigned=capture if plan.capture == "assigned" else None,
                     latest=capture_for(reading, "latest"),
                     ours=[],
                     checked_at="2026-03-02T04:30:00Z",
                     excluded=None,
                 )
+                for copy in (capture, capture_for(reading, "latest")):  # both read, both good
+                    record_verdict(section, copy, GOOD, "HTTP 200 OK", END)
             if plan.changed:
                 record.section("drift").update(
                     changed=True, similarity=0.41, description=plan.changed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
+from linkkeeper.capture_check import GOOD, record_verdict
 from linkkeeper.cli import cli
 from linkkeeper.ledger import Ledger
 from linkkeeper.sandbox import Sandbox
@@ -233,11 +235,11 @@ def test_report_offers_the_archived_copy(clean_sandbox: Sandbox, project: Path) 
     snapshot = "https://web.archive.org/web/20220315101010/https://blog.example/gone"
     with Ledger(project / "snapshots") as ledger:
         record = ledger.record_for(Reading(id="gone", title=None, url="https://blog.example/gone"))
-        record.section("captures").update(
-            url="https://blog.example/gone",
-            assigned={"timestamp": "20220315101010", "url": snapshot,
-                      "original": "https://blog.example/gone"},
-        )  # fmt: skip
+        assigned = {"timestamp": "20220315101010", "url": snapshot,
+                    "original": "https://blog.example/gone"}  # fmt: skip
+        section = record.section("captures")
+        section.update(url="https://blog.example/gone", assigned=assigned)
+        record_verdict(section, assigned, GOOD, "HTTP 200 OK", datetime(2026, 3, 1, tzinfo=UTC))
         ledger.save(record)
     result = run(clean_sandbox, "gone", "live", "--format", "json")
     rows = results_by_id(result)

@@ -230,7 +230,7 @@ def test_alive_failing_unknown_and_unarchived_readings(
 
     gone = article(site, "dead-no-capture")
     assert primary(site, "dead-no-capture")["href"] == "https://gone.example/"
-    assert "no archived copy exists yet" in gone.select_one(".fallback").get_text()
+    assert "no good archived copy: find a new source" in gone.select_one(".fallback").get_text()
 
 
 def test_titles_plain_items_and_changed(site: BeautifulSoup) -> None:
@@ -416,15 +416,16 @@ def test_open_prints_the_best_working_link(
     assert stderr in result.stderr and bool(stderr) == bool(result.stderr)
 
 
-def test_open_falls_back_to_the_latest_capture(project: Project) -> None:
+def test_open_falls_back_to_the_last_good_capture_before_the_break(project: Project) -> None:
     with Ledger(project.snapshots) as ledger:
         record = ledger.get("dead-article")
         assert record is not None
         record.section("captures")["assigned"] = None
         ledger.save(record)
     result = project.run("open", "dead-article")
-    assert result.stdout == project.capture("dead-article", "latest") + "\n"
-    assert "latest capture, 2026-03-02" in result.stderr
+    # the 2026-03-02 capture was made after the page broke (2026-02-28): never offered
+    assert result.stdout == project.capture("dead-article") + "\n"
+    assert "last good copy before it broke, 2021-10-12" in result.stderr
 
 
 def test_open_unknown_id_and_task(project: Project) -> None:
@@ -462,8 +463,8 @@ def test_stale_record_and_unsafe_capture_are_ignored(project: Project) -> None:
     record.data["captures"]["url"] = record.url
     record.data["captures"]["assigned"]["url"] = "javascript:alert(1)"
     choice = choose(project.reading("dead-article"), record)
-    assert choice.capture_kind == "latest"  # the unsafe entry is dropped, not linked
-    assert choice.best == project.capture("dead-article", "latest")
+    assert choice.capture_kind == "before-break"  # the unsafe entry is dropped, not linked
+    assert choice.best == project.capture("dead-article")  # the copy as it was judged
 
 
 def test_publish_without_a_ledger(tmp_path: Path) -> None:

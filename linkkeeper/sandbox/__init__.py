@@ -23,12 +23,13 @@ __all__ = [
 
 def start_sandbox() -> Sandbox:
     """Start the sandbox web and the sandbox Wayback Machine together."""
-    from linkkeeper.sandbox.wayback import WaybackMachine
+    from linkkeeper.sandbox.wayback import SandboxCrawler, WaybackMachine
     from linkkeeper.sandbox.web import web_hosts
 
     machine = WaybackMachine()
     sandbox = Sandbox([*web_hosts(), *machine.hosts()])
     sandbox.wayback = machine
+    machine.crawler = SandboxCrawler(sandbox)  # captures hold what the sandbox web serves
     return sandbox.start()
 
 

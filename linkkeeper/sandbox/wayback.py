@@ -23,12 +23,12 @@ import re
 import secrets
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from aiohttp import web
 
@@ -158,12 +158,19 @@ def _age_words(age: timedelta) -> str:
 
 
 def stub_page(url: str) -> bytes:
-    """The 'original bytes' of a capture seeded or made without a body."""
+    """The 'original bytes' of a capture seeded or made without a body (a tiny PDF for a
+    ``.pdf`` URL, so a seeded copy of a paper is a believable one)."""
+    if _pdf_url(url):
+        return b"%PDF-1.4\n% sandbox capture of " + url.encode() + b"\n%%EOF\n"
     u = html.escape(url)
     return (
         f"<!DOCTYPE html>\n<html><head><title>{u}</title></head>"
         f'<body><p>Archived copy of <a href="{u}">{u}</a></p></body></html>\n'
     ).encode()
+
+
+def _pdf_url(url: str) -> bool:
+    return urlsplit(url).path.lower().endswith(".pdf")
 
 
 def _digest(body: bytes) -> str:
@@ -218,6 +225,7 @@ class Capture:
     length: int = 0
     body: bytes | None = None
     visible_from: datetime = ALWAYS
+    location: str | None = None  # where a captured redirect (3xx) led
 
     @property
     def urlkey(self) -> str:
@@ -256,10 +264,100 @@ class Job:
     timestamp: str | None = None  # set on success
     http_status: int = 200
     original_url: str = ""  # after redirects
+    hops: list[Hop] | None = None  # what the sandbox web served, when a crawler is attached
 
     @property
     def urlkey(self) -> str:
         return surt(self.url)
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One response the capture crawler saw: a redirect (``location``) or the page itself."""
+
+    url: str
+    status: int | None
+    content_type: str = "text/html"
+    body: bytes = b""
+    location: str | None = None
+    error: str | None = None  # an SPN2 status_ext when nothing answered
+
+
+# What SPN2 answers when the page itself fails (without capture_all=1).
+SPN_STATUS_ERRORS = {
+    400: "error:bad-request",
+    401: "error:unauthorized",
+    403: "error:no-access",
+    404: "error:not-found",
+    405: "error:method-not-allowed",
+    410: "error:not-found",
+    500: "error:internal-server-error",
+    502: "error:bad-gateway",
+    503: "error:service-unavailable",
+    504: "error:gateway-timeout",
+}
+CRAWLER_AGENT = (  # SPN2 drives a real browser: sites see a browser, not a robot
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
+MAX_CRAWL_BYTES = 2 * 1024 * 1024
+
+
+class SandboxCrawler:
+    """Save Page Now's browser for the sandbox: fetches a URL from the sandbox web (over the
+    loopback ports of :class:`~linkkeeper.sandbox.Sandbox`, redirects followed hop by hop,
+    cookies kept), so a capture holds what the sandbox web serves at that moment. Hosts the
+    sandbox web does not serve give ``None``: the machine then makes its stub capture."""
+
+    def __init__(self, sandbox: Any, timeout: float = 5.0, max_hops: int = 10) -> None:
+        self.sandbox = sandbox
+        self.timeout = timeout
+        self.max_hops = max_hops
+
+    def _origin(self, url: str) -> str | None:
+        parts = urlsplit(url)
+        host = self.sandbox.hosts.get((parts.hostname or "").lower())
+        if host is None or host.name in ("web.archive.org", "archive.org"):
+            return None
+        port = host.ports.get(parts.scheme)
+        return f"http://127.0.0.1:{port}" if port else None
+
+    async def __call__(self, url: str) -> list[Hop] | None:
+        import aiohttp
+
+        if self._origin(url) is None:
+            return None
+        hops: list[Hop] = []
+        current = url
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        jar = aiohttp.CookieJar(unsafe=True)
+        headers = {"User-Agent": CRAWLER_AGENT, "Accept": "text/html,*/*;q=0.8"}
+        async with aiohttp.ClientSession(timeout=timeout, cookie_jar=jar) as session:
+            for _ in range(self.max_hops + 1):
+                origin = self._origin(current)
+                if origin is None:
+                    return [*hops, Hop(current, None, error="error:invalid-host-resolution")]
+                parts = urlsplit(current)
+                target = origin + (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+                try:
+                    async with session.get(
+                        target, allow_redirects=False, headers=headers
+                    ) as response:
+                        body = await response.content.read(MAX_CRAWL_BYTES)
+                        kind = response.headers.get("Content-Type", "").split(";")[0].strip()
+                        location = response.headers.get("Location")
+                        status = response.status
+                except TimeoutError:
+                    return [*hops, Hop(current, None, error="error:browsing-timeout")]
+                except aiohttp.ClientError:
+                    return [*hops, Hop(current, None, error="error:cannot-fetch")]
+                if 300 <= status < 400 and location:
+                    nxt = urljoin(current, location)
+                    hops.append(Hop(current, status, kind or "text/html", body, location=nxt))
+                    current = nxt
+                    continue
+                return [*hops, Hop(current, status, kind or "text/html", body)]
+        return [*hops, Hop(current, None, error="error:too-many-redirects")]
 
 
 @dataclass
@@ -274,6 +372,9 @@ class WaybackMachine:
     def __init__(self, **config: Any) -> None:
         self._lock = threading.RLock()
         self._initial = config
+        # Save Page Now's browser (:class:`SandboxCrawler`), set by ``start_sandbox``; without
+        # one every capture is a stub page. Survives :meth:`reset`.
+        self.crawler: Callable[[str], Awaitable[list[Hop] | None]] | None = None
         self.reset()
 
     # -- state set-up (main thread) --------------------------------------------------------
@@ -304,8 +405,10 @@ class WaybackMachine:
         mimetype: str = "text/html",
         digest: str | None = None,
         body: bytes | str | None = None,
+        location: str | None = None,
     ) -> Capture:
-        """Add a historical capture (e.g. a 2022 copy of an article that is dead now)."""
+        """Add a historical capture (e.g. a 2022 copy of an article that is dead now); a 3xx
+        capture with ``location`` replays as that redirect, as a captured redirect does."""
         ts = (
             format_ts(timestamp)
             if isinstance(timestamp, datetime)
@@ -313,6 +416,8 @@ class WaybackMachine:
         )
         data = body.encode() if isinstance(body, str) else body
         original = data if data is not None else stub_page(url)
+        if data is None and mimetype == "text/html" and _pdf_url(url):
+            mimetype = "application/pdf"
         capture = Capture(
             url=url,
             timestamp=ts,
@@ -321,6 +426,7 @@ class WaybackMachine:
             digest=digest or _digest(original),
             length=len(original),
             body=data,
+            location=location,
         )
         self._store(capture)
         return capture
@@ -418,6 +524,10 @@ class WaybackMachine:
         if fail is not None and fail.at == "status":
             job.status, job.status_ext = "error", fail.status_ext
             return
+        told = job.urlkey in self._target_status or job.urlkey in self._redirects
+        if job.hops is not None and not told:
+            self._complete_crawled(job, job.hops)
+            return
         if status >= 400 and not job.options.get("capture_all"):
             job.status, job.status_ext, job.http_status = "error", "error:not-found", status
             return
@@ -437,6 +547,39 @@ class WaybackMachine:
                 visible_from=self._now() + lag,
             )
         )
+
+    def _complete_crawled(self, job: Job, hops: list[Hop]) -> None:
+        """Finish a job from what the sandbox web served: every hop is stored as its own
+        capture (a redirect replays as that redirect), as SPN2 records a crawl."""
+        last = hops[-1]
+        if last.error is not None or last.status is None:
+            job.status, job.status_ext = "error", last.error or "error:cannot-fetch"
+            return
+        if last.status >= 400 and not job.options.get("capture_all"):
+            code = SPN_STATUS_ERRORS.get(last.status, "error:not-found")
+            if last.status >= 500 and last.status not in SPN_STATUS_ERRORS:
+                code = "error:bad-gateway"
+            job.status, job.status_ext, job.http_status = "error", code, last.status
+            return
+        lag = self.config.visibility_lag
+        if job.options.get("delay_wb_availability"):
+            lag = max(lag, self.config.delayed_availability_lag)
+        job.status, job.http_status, job.original_url = "success", last.status, last.url
+        job.timestamp = format_ts(job.submitted)
+        for hop in hops:
+            self._store(
+                Capture(
+                    url=hop.url,
+                    timestamp=job.timestamp,
+                    statuscode=hop.status or 200,
+                    mimetype=hop.content_type or "text/html",
+                    digest=_digest(hop.body),
+                    length=len(hop.body),
+                    body=hop.body,
+                    visible_from=self._now() + lag,
+                    location=hop.location,
+                )
+            )
 
     def _live_job(self, job_id: str) -> Job | None:
         job = self._jobs.get(job_id)
@@ -579,6 +722,15 @@ class WaybackMachine:
             return _json({"message": LOGIN_MESSAGE}, 401)
         form = {**request.query, **(await request.post())}
         status, body = self.submit({k: str(v) for k, v in form.items()})
+        job_id, crawler = body.get("job_id"), self.crawler
+        if job_id and crawler is not None:
+            with self._lock:
+                job = self._jobs.get(job_id)
+                fresh = job is not None and job.hops is None and job.status == "pending"
+            if fresh and job is not None:
+                hops = await crawler(job.url)  # what the page serves at this moment
+                with self._lock:
+                    job.hops = hops
         return _json(body, status)
 
     async def _status_get(self, request: web.Request) -> web.Response:
@@ -711,9 +863,19 @@ class WaybackMachine:
                 text="Sorry. This URL has been excluded from the Wayback Machine.\n",
                 headers={"X-Archive-Wayback-Runtime-Error": BLOCK_KINDS[kind]},
             )
-        exact = next((c for c in rows if c.timestamp == ts), None)
+        same = [c for c in rows if c.timestamp == ts]  # http:// and https:// share a key
+        exact = next((c for c in same if c.url == url), same[0] if same else None)
         if exact is None:
             return self._redirect_closest(url, ts, modifier, origin)
+        if exact.location and 300 <= exact.statuscode < 400:  # a captured redirect replays as one
+            return web.Response(
+                status=exact.statuscode,
+                headers={
+                    "Location": f"{origin}/web/{exact.timestamp}{modifier}/{exact.location}",
+                    "Memento-Datetime": http_date(exact.when),
+                    "Link": _memento_links(url, rows, exact, origin),
+                },
+            )
         body = exact.original_bytes()
         if modifier != "id_":
             banner = (

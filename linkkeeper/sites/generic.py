@@ -229,6 +229,40 @@ async def judge_page(
     return Judgement(Verdict.OK, f"{ok_reason}{where}", **base)
 
 
+def judge_copy(url: str, page: FetchResult, rules: PageRules = PageRules()) -> Judgement:
+    """:func:`judge_page` for a page that cannot be fetched again: an archived copy replayed
+    from the Wayback Machine (``linkkeeper.capture_check``). The same rules in the same order,
+    except the random-sibling probe (there is no live site to ask), so a soft 404 must show
+    its own signals (not-found heading, redirect to the root, parking, empty page)."""
+    failed = failure(page)
+    if failed is not None:
+        return failed
+    final = rules.clean_final(page.final_url or url)
+    base = {"http_status": page.status, "final_url": final, "page": page}
+    from linkkeeper.sites.pdf import judge_pdf_body, looks_like_pdf_url
+
+    if page.content_type == "application/pdf" or looks_like_pdf_url(page.final_url or url):
+        pdf = judge_pdf_body(page)
+        pdf.final_url = final
+        if pdf.verdict is not Verdict.OK:
+            return pdf
+        ok_reason = pdf.reason
+    else:
+        marker = challenge_marker(page)
+        if marker is not None:
+            return Judgement(K, f"bot wall behind HTTP {page.status}: '{marker}'", **base)
+        if rules.soft404:
+            report = soft404.assess(url, page)
+            if report.is_soft404:
+                return Judgement(B, f"soft 404: {report.explain()}", **base)
+        ok_reason = f"HTTP {status_phrase(page.status or 200)}"
+    target = permanent_target(url, page.redirects, rules.canon)
+    if target is not None:
+        reason = f"permanently redirected to {target}"
+        return Judgement(Verdict.MOVED, reason, suggestion=target, **base)
+    return Judgement(Verdict.OK, ok_reason, **base)
+
+
 def missing_url() -> Judgement:
     return Judgement(Verdict.SKIPPED, "the reading has no URL")
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from linkkeeper.metadata import Found
 from linkkeeper.models import FetchResult, Verdict
 from linkkeeper.sites import Judgement
-from linkkeeper.sites.generic import PageRules, failure, judge_page, missing_url
+from linkkeeper.sites.generic import PageRules, failure, judge_copy, judge_page, missing_url
 
 if TYPE_CHECKING:
     from linkkeeper.fetcher import Fetcher
@@ -90,6 +90,17 @@ class MirrorSite:
             k: entry.get(k) for k in ("title", "publishedAtTimestamp", "digest") if k in entry
         }
         return judged
+
+    def judge_capture(self, url: str, page: FetchResult) -> Judgement:
+        """An archived Mirror post: an empty shell (no entry in the page data) is no copy."""
+        data = next_data(page) if failure(page) is None else None
+        if data is None:
+            return judge_copy(url, page)
+        digest = urlsplit(page.final_url or url).path.rstrip("/").rsplit("/", 1)[-1]
+        if find_entry(data, digest) is None:
+            reason = f"HTTP {page.status} but an empty shell: no entry in Mirror's page data"
+            return Judgement(Verdict.BROKEN, reason, http_status=page.status, page=page)
+        return judge_copy(url, page, PageRules(soft404=False))
 
 
 # -- metadata (the metadata stage reads what ``check`` already fetched) -------------------------

@@ -15,16 +15,27 @@ from urllib.parse import parse_qs, quote, urlsplit
 from linkkeeper.metadata import Found
 from linkkeeper.models import Verdict
 from linkkeeper.sites import Judgement
-from linkkeeper.sites.generic import challenge_marker, failure, missing_url, status_phrase
+from linkkeeper.sites.generic import (
+    challenge_marker,
+    failure,
+    judge_copy,
+    missing_url,
+    status_phrase,
+)
 
 if TYPE_CHECKING:
     from linkkeeper.fetcher import Fetcher
-    from linkkeeper.models import Reading
+    from linkkeeper.models import FetchResult, Reading
 
 OEMBED = "https://www.youtube.com/oembed?url={url}&format=json"
 HOSTS = {"youtube.com", "m.youtube.com", "music.youtube.com", "youtube-nocookie.com", "youtu.be"}
 VIDEO_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # oEmbed judges the id itself
 PATH_FORMS = ("/embed/", "/shorts/", "/live/", "/v/")
+# A watch page's player state (what an archived copy of the page shows; oEmbed is not archived)
+PLAYABILITY = re.compile(
+    r'"playabilityStatus"\s*:\s*\{\s*"status"\s*:\s*"([A-Z_]+)"'
+    r'(?:[^{}]*?"reason"\s*:\s*"([^"]*)")?'
+)
 
 # oEmbed status -> verdict and what it says about the video.
 OEMBED_TABLE: dict[int, tuple[Verdict, str]] = {
@@ -99,6 +110,22 @@ class YouTubeSite:
         failed.reason = f"YouTube oEmbed: {failed.reason}"
         failed.extra = {"video_id": vid}
         return failed
+
+    def judge_capture(self, url: str, page: FetchResult) -> Judgement:
+        """An archived watch page: the player state it shows decides (a capture of "Video
+        unavailable" is a capture of the removed video, whatever the HTTP status said)."""
+        found = PLAYABILITY.search(page.text(512 * 1024))
+        if found is None or failure(page) is not None:
+            return judge_copy(url, page)
+        status, why = found.group(1), found.group(2) or ""
+        base = {"http_status": page.status, "final_url": page.final_url or url, "page": page}
+        if status == "OK":
+            return Judgement(Verdict.OK, "the watch page shows a playable video", **base)
+        if "not a bot" in why:
+            return Judgement(Verdict.BLOCKED, "the watch page shows YouTube's bot check", **base)
+        meaning = "private video" if "private" in why.lower() else "removed or unavailable video"
+        shown = f" ({why})" if why else ""
+        return Judgement(Verdict.BROKEN, f"the watch page shows a {meaning}{shown}", **base)
 
 
 # -- metadata (the metadata stage reads what ``check`` already fetched) -------------------------
