@@ -126,7 +126,7 @@ class _Link:
 
     url: str
     readings: list[Reading]
-    records: list[Record | None] = field(default_factory=list)  # as planned, per reading
+    priors: list[Prior | None] = field(default_factory=list)  # per reading (revalidate)
     prior: Prior | None = None  # the last good check it may carry over (linkkeeper.revalidate)
 
 
@@ -147,6 +147,8 @@ class CheckRun:
     def plan(self, readings: Sequence[Reading], selected: Sequence[Reading]) -> list[_Link]:
         """Sync orphans, settle what needs no fetch (no URL, fresh), return what does.
         Readings whose record is damaged are left out (``ledger.damaged``: reported)."""
+        from linkkeeper.revalidate import prior, shared
+
         self.ledger.sync(readings)
         damaged = self.ledger.scan(r.id for r in selected)
         now = self.clock()
@@ -166,12 +168,11 @@ class CheckRun:
                 continue
             link = links.setdefault(reading.url, _Link(reading.url, []))
             link.readings.append(reading)
-            link.records.append(record)
-        if not self.force:  # --force: a full check of everything, nothing carried over
-            from linkkeeper.revalidate import prior
-
-            for link in links.values():
-                link.prior = prior(link.readings, link.records, self.ledger.freshness, now)
+            if not self.force:  # --force: a full check of everything, nothing carried over
+                link.priors.append(prior(reading, record, self.ledger.freshness, now))
+        for link in links.values():
+            link.prior = shared(link.priors) if not self.force else None
+            link.priors = []
         return list(links.values())
 
     async def check(self, link: _Link, fetcher: Fetcher) -> None:
@@ -185,11 +186,16 @@ class CheckRun:
         try:
             judgement = await site.check(link.readings[0], watch)  # type: ignore[arg-type]
         except Unchanged as same:  # the page the last good check judged: nothing to read
-            at = self.clock()
-            for reading in link.readings:
-                await self._record_soon(reading, _result(reading, same.judgement, site.kind, at))
             self._reached = True
             await self._release()
+            at = self.clock()
+            for reading in link.readings:
+                result = _result(reading, same.judgement, site.kind, at)
+                record = self.ledger.get(reading.id)
+                if record is not None and self.ledger.confirm_repeat(reading, result, record):
+                    self._finish(reading, result, record, fresh=False)  # nothing to write
+                else:
+                    await self._record_soon(reading, result)
             return
         except Exception as exc:  # a bug in one site module must not sink the whole run
             log.exception("checking %s failed", link.url)

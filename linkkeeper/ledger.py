@@ -93,6 +93,10 @@ SECTION_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", int: "
                       type(None): "null"}  # fmt: skip
 
 
+_SYNCED = ("url", "title", "orphaned", "health")  # all that Ledger.sync may change
+_MISSING = object()
+
+
 class LedgerError(Exception):
     """The ledger cannot be used as is; the message names the file and what to do."""
 
@@ -625,6 +629,35 @@ class Ledger:
         result.health = state.state  # what record.health.state would parse back
         return record, write
 
+    def confirm_repeat(self, reading: Reading, result: CheckResult, record: Record) -> bool:
+        """Record a success that repeats ``record``'s last check exactly (same outcome, as the
+        check engine's carried-over pages do), for a record as it is on disk: nothing in the
+        file would change, so only the freshness cache learns of it and nothing is encoded or
+        compared. Sets ``result.health``. False (nothing done) when the record would change
+        after all (title, orphan mark, health): use :meth:`stage_check` then."""
+        self._require_lock()
+        if result.verdict not in SUCCESS or result.id != reading.id:
+            return False
+        data = record.data
+        if (data.get("url"), data.get("title"), data.get("orphaned")) != (
+            reading.url,
+            reading.title,
+            False,
+        ):
+            return False
+        entries = data.get("checks")
+        at = result.checked_at or self.clock()
+        new = Check.from_result(result, at).to_dict()
+        if not entries or not isinstance(entries[-1], dict) or not _repeats(entries[-1], new):
+            return False
+        state = assess(record.current_checks, self.policy)
+        if state.to_dict() != data.get("health"):
+            return False
+        self.freshness.confirm(record.id, record.url, at)
+        record.confirmed_at = max(at, record.confirmed_at or at)
+        result.health = state.state
+        return True
+
     def sync(self, readings: Iterable[Reading]) -> SyncResult:
         """Mark records whose reading left the curriculum as orphaned (and un-mark returning
         ones); refresh titles and URLs. Never deletes. Damaged files are left as they are
@@ -634,6 +667,7 @@ class Ledger:
         result = SyncResult()
         for record, path, found in self._load_all():
             was = record.orphaned
+            before = [record.data.get(key, _MISSING) for key in _SYNCED]
             reading = wanted.get(record.id)
             if reading is None:
                 record.orphaned = True
@@ -641,6 +675,8 @@ class Ledger:
                 self._refresh(record, reading)
             if record.orphaned != was:
                 (result.orphaned if record.orphaned else result.returned).append(record.id)
+            if before == [record.data.get(key, _MISSING) for key in _SYNCED]:
+                continue  # the data as read: nothing to encode, compare or write
             write = self._stage(record, path, found)  # as save(), without reading it again
             if write is not None:
                 write()
@@ -668,10 +704,10 @@ class Ledger:
         if health:
             record.health = assess(record.current_checks, self.policy)
 
-    def _load_all(self) -> list[tuple[Record, Path, Found]]:
+    def _load_all(self) -> Iterator[tuple[Record, Path, Found]]:
         """Every usable record with its file and what :meth:`_load` found (to stage it
-        unread); damaged ones are left out (see :attr:`damaged`)."""
-        records = []
+        unread), one at a time (10,000 parsed records at once held ~70 MB); damaged ones are
+        left out (see :attr:`damaged`)."""
         for reading_id in self.ids():
             path = self.file_for(reading_id)
             try:
@@ -680,8 +716,7 @@ class Ledger:
                 continue
             record = self._record(found, reading_id)
             if record is not None and found is not None:
-                records.append((record, path, found))
-        return records
+                yield record, path, found
 
 
 # -- file parsing -----------------------------------------------------------------------------

@@ -140,46 +140,38 @@ class Prior:
 
 
 def prior(
-    readings: Sequence[Reading],
-    records: Sequence[Record | None],
-    cache: FreshnessCache,
-    now: datetime,
+    reading: Reading, record: Record | None, cache: FreshnessCache, now: datetime
 ) -> Prior | None:
-    """What one link (its readings and their records) may carry over, if anything: every
-    reading needs a valid entry for the same page (same URL, same key, an unchanged record)."""
+    """What one reading's next check may carry over, if anything: a valid entry for its URL
+    and a record unchanged since the entry was made (see the module rules)."""
     from linkkeeper.fetcher import Revalidation
 
-    entries = []
-    for reading, record in zip(readings, records, strict=True):
-        entry = cache.page(reading.id)
-        if (
-            record is None
-            or entry is None
-            or entry.get("url") != reading.url
-            or record.url != reading.url
-            or _metadata_due(record, now)
-            or entry.get("seal") != seal_of(record)
-        ):
-            return None
-        entries.append(entry)
-    first = entries[0]
-    if any(e.get("key") != first.get("key") for e in entries) or not first.get("key"):
+    entry = cache.page(reading.id)
+    if (
+        record is None
+        or entry is None
+        or not entry.get("key")
+        or entry.get("url") != reading.url
+        or record.url != reading.url
+        or _metadata_due(record, now)
+        or entry.get("seal") != seal_of(record)
+    ):
         return None
-    last = _last_check(records[0])  # type: ignore[arg-type]
-    assert last is not None  # the seal matched, so there is a good last check
-    etag, modified = first.get("etag"), first.get("last_modified")
+    last = _last_check(record)
+    if last is None:  # pragma: no cover - the seal matched, so there is a good last check
+        return None
+    etag, modified, final = entry.get("etag"), entry.get("last_modified"), entry.get("final_url")
     request = None
-    final = first.get("final_url")
-    if first.get("trusted", True) and (etag or modified) and isinstance(final, str):
+    if entry.get("trusted", True) and (etag or modified) and isinstance(final, str):
         try:
-            chain = tuple((int(s), str(u)) for s, u in first.get("redirects") or [])
+            chain = tuple((int(s), str(u)) for s, u in entry.get("redirects") or [])
         except (TypeError, ValueError):  # a hand-edited cache: judge afresh
             return None
         etag = etag if isinstance(etag, str) else None
         modified = modified if isinstance(modified, str) else None
         request = Revalidation(final, chain, etag, modified)
     return Prior(
-        key=str(first["key"]),
+        key=str(entry["key"]),
         request=request,
         verdict=Verdict(last["verdict"]),
         reason=str(last.get("reason") or ""),
@@ -187,6 +179,14 @@ def prior(
         final_url=last.get("final_url"),
         suggestion=last.get("suggestion"),
     )
+
+
+def shared(priors: Sequence[Prior | None]) -> Prior | None:
+    """The prior of a link several readings share: only when every one has the same."""
+    first = priors[0] if priors else None
+    if first is None or any(p is None or p.key != first.key for p in priors):
+        return None
+    return first
 
 
 class Unchanged(Exception):
