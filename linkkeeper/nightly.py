@@ -235,8 +235,9 @@ def run(
         stages.append(_discord(options, curriculum, outcome, clock))
         say(f"discord: {stages[-1].message}")
     fails = has_findings(outcome, options.check.fail_on)
-    night = Night(outcome, started.date(), stages, since, fails, options.check.fail_on)
-    body = issue_body(outcome, since)
+    strips = _night_strips(outcome, ledger)
+    night = Night(outcome, started.date(), stages, since, fails, options.check.fail_on, strips)
+    body = issue_body(outcome, since, strips)
     issue = _issue(options, night, body)
     night.stages.append(_issue_note(issue))
     say(f"rolling issue: {night.stages[-1].message}")
@@ -249,6 +250,23 @@ def run(
     broken_stage = any(note.status == "failed" for note in night.stages)
     code = EXIT_FINDINGS if fails or broken_stage else EXIT_OK
     return NightResult(night, EXIT_DAMAGED if damaged else code, issue, body, damaged)
+
+
+def _night_strips(outcome: Outcome, ledger: Ledger) -> dict[str, str]:
+    """Each reading's recent nights as Unicode blocks, for the rolling issue (ending at its
+    last recorded check, so a quiet record leaves the issue's text as it was)."""
+    from linkkeeper.ledger import LedgerError
+    from linkkeeper.nights import blocks, recent_nights
+
+    strips: dict[str, str] = {}
+    for row in outcome.rows:
+        try:
+            record = ledger.get(row.reading.id)
+        except LedgerError:
+            continue
+        if record is not None and (marks := recent_nights(record.current_checks)):
+            strips[row.reading.id] = blocks(marks)
+    return strips
 
 
 def _later_stages(

@@ -20,6 +20,7 @@ from urllib.parse import quote, urlsplit
 
 import jinja2
 
+from linkkeeper import nights
 from linkkeeper._atomic import atomic_write_text
 from linkkeeper.curriculum import Comment, Curriculum, Group, Week
 from linkkeeper.health import format_time, parse_time
@@ -27,6 +28,7 @@ from linkkeeper.ledger import Ledger, Record
 from linkkeeper.links import LinkChoice, choose
 from linkkeeper.mentions import neutralize, neutralize_url
 from linkkeeper.models import Health, Reading
+from linkkeeper.nights import NightMark, recent_nights
 
 DISCORD_LIMIT = 2000
 STATE_ORDER = [Health.ALIVE, Health.FAILING, Health.DEAD, Health.BLOCKED, Health.UNKNOWN]
@@ -58,6 +60,7 @@ class ReadingView:
     changed: bool = False
     drift: str | None = None
     last_checked: datetime | None = None
+    nights: list[NightMark] = field(default_factory=list)  # recent nights, oldest first
 
     @property
     def state(self) -> str:
@@ -203,7 +206,8 @@ def _title(reading: Reading, record: Record | None) -> tuple[str, str]:
     return reading.id, "url"
 
 
-def build_reading(reading: Reading, record: Record | None) -> ReadingView:
+def build_reading(reading: Reading, record: Record | None, end: date | None = None) -> ReadingView:
+    """One reading's view; ``end`` (the page's date) also gives it its row of recent nights."""
     link = choose(reading, record)
     if link.stale:
         record = None  # fetched for an older URL: none of it describes this one
@@ -224,6 +228,7 @@ def build_reading(reading: Reading, record: Record | None) -> ReadingView:
         changed=bool(drift.get("changed")) and reading.url is not None,
         drift=str(drift["description"]) if drift.get("description") else None,
         last_checked=link.health.last_checked,
+        nights=recent_nights(record.current_checks, end) if record and reading.url else [],
     )
 
 
@@ -249,10 +254,12 @@ def build(curriculum: Curriculum, ledger: Ledger, now: datetime | None = None) -
     ``ledger.damaged`` for the command to report)."""
     records = {r.id: ledger.find(r.id) for r in curriculum.readings()}
 
-    def views(readings: list[Reading]) -> list[ReadingView]:
-        return [build_reading(r, records[r.id]) for r in readings]
-
     updated = now or _latest_time(records.values())
+    end = updated.astimezone(UTC).date() if updated else None
+
+    def views(readings: list[Reading]) -> list[ReadingView]:
+        return [build_reading(r, records[r.id], end) for r in readings]
+
     weeks = [_week(w, views(w.readings)) for w in curriculum.weeks]
     backlog: list[SectionView] = []
     for item in curriculum.backlog:
@@ -317,7 +324,12 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(md=md_escape, mdurl=md_url, human_date=human_date)
-    env.globals.update(STATE_HELP={s.value: h for s, h in STATE_HELP.items()})
+    env.globals.update(
+        STATE_HELP={s.value: h for s, h in STATE_HELP.items()},
+        nights_svg=nights.svg,
+        nights_summary=nights.summary,
+        nights_legend=nights.legend,
+    )
     return env
 
 

@@ -175,6 +175,28 @@ def _drift_lines(section: dict[str, Any] | None) -> list[str]:
     return [f"Drift: unchanged ({score_text}; {since}; checked {section.get('checked_at')})"]
 
 
+def _night_lines(raw: list[Any]) -> list[str]:
+    """The recent nights as Unicode blocks (coloured on a terminal; the shapes differ too)."""
+    from linkkeeper.ledger import Check
+    from linkkeeper.nights import LEGEND, blocks, recent_nights, summary
+
+    checks = []
+    for item in raw:
+        try:
+            checks.append(Check.from_dict(item))
+        except ValueError:
+            continue
+    marks = recent_nights(checks)
+    if not marks:
+        return []
+    first, last = marks[0].day, marks[-1].day
+    return [
+        f"Recent nights ({summary(marks)}; {first} to {last}):",
+        f"  {blocks(marks, color=True)}",
+        f"  {LEGEND}",
+    ]
+
+
 def render_text(document: dict[str, Any], checks: int = 10) -> str:
     reading = document["reading"]
     health = document["health"] or {}
@@ -202,6 +224,7 @@ def render_text(document: dict[str, Any], checks: int = 10) -> str:
     lines.append("")
     state = health.get("state", "unknown")
     lines.append(f"Health: {state}" + (f" — {health['summary']}" if health.get("summary") else ""))
+    lines += _night_lines(document["checks"])
     lines += _check_lines(document["checks"], checks)
     lines.append("")
     lines += _capture_lines(document["captures"], document["archive"])

@@ -16,6 +16,7 @@ from pathlib import Path
 from linkkeeper.health import format_day
 from linkkeeper.links import NO_GOOD_COPY
 from linkkeeper.models import Health, Verdict
+from linkkeeper.nights import LEGEND
 from linkkeeper.report import Outcome, Row, render_markdown
 
 MARKER = "<!-- linkkeeper:rolling-issue -->"
@@ -55,6 +56,7 @@ class Night:
     since: Mapping[str, datetime | None] = field(default_factory=dict)  # id -> health since
     fails: bool = False  # the run's exit status is a failure (per --fail-on)
     fail_on: str = "dead"
+    nights: Mapping[str, str] = field(default_factory=dict)  # id -> recent nights as blocks
 
 
 def problems(outcome: Outcome) -> dict[str, list[Row]]:
@@ -111,9 +113,15 @@ def _reading_cell(row: Row) -> str:
     return f"{link}<br>`{row.reading.id}`, {week}"
 
 
-def issue_body(outcome: Outcome, since: Mapping[str, datetime | None] | None = None) -> str:
-    """The rolling issue's Markdown; stable from night to night unless a reading changed."""
+def issue_body(
+    outcome: Outcome,
+    since: Mapping[str, datetime | None] | None = None,
+    nights: Mapping[str, str] | None = None,
+) -> str:
+    """The rolling issue's Markdown; stable from night to night unless a reading changed.
+    ``nights``: each reading's recent nights as Unicode blocks, shown under its date."""
     since = since or {}
+    nights = nights or {}
     if is_healthy(outcome):
         return "\n".join([
             MARKER,
@@ -144,12 +152,17 @@ def issue_body(outcome: Outcome, since: Mapping[str, datetime | None] | None = N
         for row in rows:
             when = since.get(row.reading.id)
             suggestion = row.result.suggestion
+            strip = nights.get(row.reading.id)
+            day = format_day(when) if when else ""
+            day += f"<br>`{strip}`" if strip else ""
             lines.append(
-                f"| {_reading_cell(row)} | {format_day(when) if when else ''} | "
+                f"| {_reading_cell(row)} | {day} | "
                 f"{_cell(row.result.reason)} | {_archive_link(row.archive_url, _broken(row))} | "
                 f"{f'<{suggestion}>' if suggestion else ''} |"
             )
         lines.append("")
+    if any(nights.get(row.reading.id) for rows in groups.values() for row in rows):
+        lines += [f"<sub>Recent nights: {LEGEND}.</sub>", ""]
     walled = blocked(outcome)
     if walled:
         ids = ", ".join(f"`{row.reading.id}`" for row in walled)
@@ -213,6 +226,6 @@ def write_outputs(night: Night, *, summary_file: Path | None, issue_file: Path |
         with summary_file.open("a", encoding="utf-8") as handle:
             handle.write(step_summary(night) + "\n")
     if issue_file is not None:
-        atomic_write_text(issue_file, issue_body(night.outcome, night.since))
+        atomic_write_text(issue_file, issue_body(night.outcome, night.since, night.nights))
     if commit_file is not None:
         atomic_write_text(commit_file, commit_message(night))

@@ -239,3 +239,72 @@ def test_keyboard_focus_is_visible(browser: Any, site: Site) -> None:
         assert style == ["solid", "3px"]
     finally:
         page.context.close()
+
+
+def test_recent_nights_are_squares_with_dates_on_every_width(
+    browser: Any, site: Site, tmp_path: Path
+) -> None:
+    """The row of nights: one square per night (at most 60), its date in the square's
+    ``<title>`` (the browser's hover text), an accessible name, inside the card on a phone."""
+    from datetime import UTC, datetime, timedelta
+
+    from linkkeeper.ledger import Ledger
+    from linkkeeper.models import CheckResult, Reading, Verdict
+
+    page, seen = open_page(browser, site.file_url, WIDTHS["phone"])
+    try:
+        assert seen["errors"] == []
+        cells = page.locator("#r-taxonomy-of-nns svg.strip g")
+        assert cells.count() == 4  # one ok night, then three broken ones
+        labels = [cells.nth(i).locator("title").text_content() for i in range(4)]
+        assert labels[0] == "27 Feb 2026: ok" and labels[-1].startswith("2 Mar 2026: broken")
+        strip = page.locator("#r-taxonomy-of-nns svg.strip")
+        name = page.locator(f"#{strip.get_attribute('aria-labelledby')}").text_content()
+        assert name.endswith("4 nights: 1 ok, 3 broken")
+        assert "4 nights: 1 ok, 3 broken" in page.locator("#r-taxonomy-of-nns .nights").inner_text()
+        cells.nth(3).hover()  # hovering shows the native tooltip: no script involved
+        assert page.evaluate("document.scripts.length") == 0
+    finally:
+        page.context.close()
+
+    # a reading with 90 nights of history: the newest 60 squares, never wider than the card
+    readings = tmp_path / "readings.yaml"
+    readings.write_text(
+        "weeks:\n- week: 1\n  readings:\n  - id: flaky\n    title: Flaky site\n"
+        "    url: https://example.org/flaky\n",
+        encoding="utf-8",
+    )
+    reading = Reading("flaky", "Flaky site", "https://example.org/flaky")
+    start = datetime(2026, 1, 1, 3, 17, tzinfo=UTC)
+    with Ledger(tmp_path / "snapshots") as ledger:
+        for night in range(90):
+            verdict = Verdict.TRANSIENT if night % 5 == 0 else Verdict.OK
+            at = start + timedelta(days=night)
+            ledger.add_check(
+                reading, CheckResult("flaky", reading.url, verdict, "x", checked_at=at)
+            )
+    args = [
+        "publish",
+        "--readings",
+        str(readings),
+        "--snapshots",
+        str(tmp_path / "snapshots"),
+        "--output",
+        str(tmp_path / "site"),
+    ]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    for width in WIDTHS.values():
+        page, seen = open_page(browser, (tmp_path / "site" / "index.html").as_uri(), width)
+        try:
+            assert seen["errors"] == []
+            cells = page.locator("#r-flaky svg.strip g")
+            assert cells.count() == 60
+            assert cells.last.locator("title").text_content() == "31 Mar 2026: ok (unchanged)"
+            strip = page.locator("#r-flaky svg.strip").bounding_box()
+            card = page.locator("#r-flaky article").bounding_box()
+            assert strip["x"] + strip["width"] <= card["x"] + card["width"]
+            assert strip["width"] / 60 >= 4.5, "squares too small to see"
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0
+        finally:
+            page.context.close()
