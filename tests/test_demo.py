@@ -40,7 +40,10 @@ def test_demo_runs_from_any_folder_and_leaves_it_alone(tmp_path: Path) -> None:
     issue = (out / "rolling-issue.md").read_text(encoding="utf-8")
     assert "### Dead (2)" in issue and "taxonomy-of-nns" in issue
     assert (out / "site" / "index.html").is_file() and (out / "READINGS.md").is_file()
-    assert "created, unchanged, updated" in text  # one sandbox issue, kept across nights
+    # one sandbox issue, kept across nights; night 2 adds a failure to the failing readings'
+    # rows of recent nights, so its text (and the issue) changes too
+    assert "created, updated, updated" in text
+    assert "<br>`▁▁▁`" in issue  # the dead readings' recent nights
     for _, name in (("site", "site/index.html"), ("issue", "rolling-issue.md")):
         assert str(out / name) in text  # tells the newcomer where to look
     assert sorted(p.name for p in (here / "snapshots").iterdir()) == [".gitkeep"]
