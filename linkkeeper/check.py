@@ -389,6 +389,10 @@ class CheckOptions:
     max_concurrency: int = 64
     host_concurrency: int = 4
     host_interval: float = 0.5
+    retries: int = 3  # patience: extra attempts, Retry-After cap, time per link, run budget
+    retry_after_cap: float = 40.0
+    link_timeout: float = 45.0
+    retry_budget: float = 120.0
     hosts: Mapping[str, HostOverride] = field(default_factory=dict)
     user_agent_contact: str | None = None
     policy: HealthPolicy = field(default_factory=HealthPolicy)  # when failing becomes dead
@@ -500,6 +504,10 @@ async def run_with_options(
         host_interval=options.host_interval,
         host_overrides=dict(options.hosts),
         allow_private=options.allow_private,
+        retries=options.retries,
+        retry_after_cap=options.retry_after_cap,
+        link_timeout=options.link_timeout,
+        retry_budget=options.retry_budget,
     )
     if options.user_agent_contact:
         settings.user_agent = user_agent(options.user_agent_contact)

@@ -370,6 +370,32 @@ def _duration(ctx: click.Context, param: click.Parameter, text: Any) -> Any:
     help="Requests in flight per host (a config [tool.linkkeeper.hosts] entry wins).",
 )
 @seconds_option("--host-interval", 0.5, "Minimum gap between request starts to one host.")
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    envvar="LINKKEEPER_RETRIES",
+    show_envvar=True,
+    help="Extra attempts for a link that times out, is reset or answers 408/429/5xx.",
+)
+@seconds_option(
+    "--retry-after-cap",
+    40.0,
+    "The longest Retry-After honoured before one more try (a server asking for an hour gets "
+    "this much, and the report says so).",
+)
+@seconds_option(
+    "--link-timeout",
+    45.0,
+    "Most time one link may take, every attempt and wait included (slow-drip servers).",
+)
+@seconds_option(
+    "--retry-budget",
+    120.0,
+    "Seconds of retry waiting for the whole run, summed over links; once spent, failures "
+    "are final at their first answer. The nightly may afford more patience.",
+)
 @health_policy_options
 @click.option(
     "--accept-drift",
@@ -634,7 +660,8 @@ def open_command(reading_id: str, readings: Path, snapshots: Path, browser: bool
 # nightly shares these options (and their environment variables) with check
 _NIGHTLY_FROM_CHECK = ("readings", "snapshots", "fmt", "fail_on", "remap", "allow_private",
                        "max_age", "force", "max_concurrency", "host_concurrency",
-                       "host_interval", "dead_after_failures", "dead_after_hours")  # fmt: skip
+                       "host_interval", "retries", "retry_after_cap", "link_timeout",
+                       "retry_budget", "dead_after_failures", "dead_after_hours")  # fmt: skip
 
 
 @cli.command("nightly")

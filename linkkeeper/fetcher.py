@@ -121,10 +121,12 @@ class FetchSettings:
     read_timeout: float = 10.0  # longest silence while reading
     total_timeout: float = 30.0  # one request, headers and body: a stalling body cannot hang
     max_body: int = 2 * 1024 * 1024  # decompressed bytes kept; the rest is not read
-    max_redirects: int = 10
+    max_redirects: int = 20  # as browsers (Chrome, Firefox) follow
     retries: int = 3  # extra attempts for transient failures
     retry_base: float = 1.0  # first backoff; doubles per attempt, plus jitter
-    retry_after_cap: float = 60.0
+    retry_after_cap: float = 40.0  # the longest Retry-After honoured before one more try
+    link_timeout: float = 45.0  # one fetch, every attempt and wait included
+    retry_budget: float = 120.0  # seconds of retry waiting for the whole run (summed)
     backoff_base: float = 0.5  # adaptive per-host backoff after 429/503 ...
     backoff_max: float = 30.0  # ... doubling up to this
     allow_private: bool = False  # connect to private/loopback/link-local addresses
@@ -194,6 +196,36 @@ def retry_after_seconds(value: str | None, cap: float) -> float | None:
     if not math.isfinite(seconds):
         return None
     return min(max(seconds, 0.0), cap)
+
+
+def shown_location(location: str, joined: httpx.URL) -> str:
+    """The redirect target as the server wrote it when absolute (httpx would normalise
+    ``file:///C:/x`` to ``file:/C:/x``), else as resolved."""
+    return location.strip() if ":" in location.split("/", 1)[0] else str(joined)
+
+
+def _seconds(value: float) -> str:
+    """``40`` for 39.8, ``0.27`` for 0.271: whole seconds once there are some."""
+    return f"{value:.0f}" if value >= 1 else f"{value:.2g}"
+
+
+def _host(url: str) -> str:
+    try:
+        return (httpx.URL(url).host or "").lower()
+    except httpx.InvalidURL:
+        return ""
+
+
+def _asked_seconds(result: FetchResult) -> float:
+    """What the answer's ``Retry-After`` asked for, uncapped (0 when none)."""
+    return retry_after_seconds(result.headers.get("retry-after"), math.inf) or 0.0
+
+
+def _wall(result: FetchResult) -> bool:
+    """A bot wall answering 5xx/429 (Sucuri, Cloudflare): retrying cannot lift it."""
+    from linkkeeper.sites.generic import wall_answer
+
+    return wall_answer(result)
 
 
 def is_transient(result: FetchResult) -> bool:
@@ -298,6 +330,7 @@ class Fetcher:
         self._extensions = {"timeout": timeout.as_dict()}
         self._cookies = httpx.Cookies()
         self._transport: httpx.AsyncBaseTransport | None = None
+        self.retry_budget_left = s.retry_budget  # spent by retry waits, over the whole run
 
     # -- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -359,18 +392,59 @@ class Fetcher:
         (``body_sha256``)."""
         self._require_transport()
         started = time.monotonic()
+        deadline = started + self.settings.link_timeout
         cap = self.settings.max_body if max_body is None else max_body
         allowed = self.settings.retries if retries is None else retries
-        attempt = 1
+        attempt, waited, asked = 1, 0.0, 0.0
+        note: str | None = None
         while True:
-            result = await self._follow(url, method.upper(), headers, data, cap, revalidate, digest)
-            if attempt > allowed or not is_transient(result):
+            began = time.monotonic()
+            result = await self._follow(
+                url, method.upper(), headers, data, cap, revalidate, digest, deadline
+            )
+            if attempt > allowed or not is_transient(result) or _wall(result):
                 break
-            await asyncio.sleep(self._backoff(attempt))
+            host = _host(result.final_url or url)
+            if asked > self.settings.retry_after_cap and waited:
+                break  # waited the capped time once for a longer Retry-After: that is enough
+            asked = max(asked, _asked_seconds(result))
+            backoff = self._backoff(attempt)
+            wait = max(backoff, self.scheduler.blocked_for(host))
+            last = time.monotonic() - began
+            if time.monotonic() + wait + last > deadline:  # the retry could not finish in time
+                note = self._stop_note(asked, wait, deadline - time.monotonic())
+                break
+            if wait > self.retry_budget_left:
+                note = "not retried again: the run's retry budget is spent"
+                break
+            self.retry_budget_left -= wait
+            await asyncio.sleep(backoff)  # the scheduler adds the rest of any host pause
+            waited += wait
             attempt += 1
+        if asked and waited:
+            capped = (
+                f" (Retry-After asked {asked:.0f} s; at most {self.settings.retry_after_cap:g} s "
+                "is waited)"
+                if asked > self.settings.retry_after_cap
+                else ""
+            )
+            still = f"still {result.status}" if result.status else f"still {result.error}"
+            wait_note = f"waited {_seconds(waited)} s for {_host(url)}{capped}, {still}"
+            note = f"{wait_note}; {note}" if note else wait_note
         result.attempts = attempt
         result.elapsed = time.monotonic() - started
+        result.retry_note = note
         return result
+
+    def _stop_note(self, asked: float, wait: float, remaining: float) -> str:
+        """Why no further attempt was made although the answer was transient."""
+        limit = self.settings.link_timeout
+        if asked > self.settings.retry_after_cap or wait > remaining:
+            return (
+                f"not retried again: waiting {wait:.0f} s more would pass the {limit:g} s one "
+                "link may take" + (f" (Retry-After asked {asked:.0f} s)" if asked else "")
+            )
+        return f"not retried again: another attempt would pass the {limit:g} s one link may take"
 
     async def fetch_with_head_fallback(
         self,
@@ -407,6 +481,7 @@ class Fetcher:
         cap: int,
         revalidate: Revalidation | None = None,
         digest: bool = False,
+        deadline: float | None = None,
     ) -> FetchResult:
         redirects: list[tuple[int, str]] = []
         try:
@@ -429,7 +504,7 @@ class Fetcher:
                 sent = {**(headers or {}), **validators}
             hop = await self._send(
                 current, current_text, method, sent, data, cap, digest=digest,
-                conditional=sent is not headers,
+                conditional=sent is not headers, deadline=deadline,
             )  # fmt: skip
             hop.url, hop.redirects = url, redirects
             location = hop.headers.get("location")
@@ -438,7 +513,15 @@ class Fetcher:
             try:
                 current = current.join(location)
             except (httpx.InvalidURL, UnicodeError) as exc:
-                hop.error, hop.error_detail = "invalid-url", f"bad Location {location!r}: {exc}"
+                hop.error = "bad-redirect"
+                hop.error_detail = f"{current_text} redirects to {location!r}: {exc}"
+                return hop
+            if current.scheme not in ("http", "https") or not current.host:
+                hop.error = "redirect-not-web"
+                hop.error_detail = (
+                    f"{current_text} redirects to {shown_location(location, current)!r}, which "
+                    "is not an http(s) address; the reading's own URL is fine"
+                )
                 return hop
             current_text = str(current)
             redirects.append((hop.status, current_text))
@@ -498,6 +581,7 @@ class Fetcher:
         *,
         digest: bool = False,
         conditional: bool = False,
+        deadline: float | None = None,
     ) -> FetchResult:
         """One request. A 304 is ``not_modified`` only when this very request was
         ``conditional``; any other 304 is a broken answer (``protocol``), never a live page."""
@@ -518,8 +602,11 @@ class Fetcher:
         request = self._request(method, url, host, headers, data)
         body = bytearray()
         async with self.scheduler.slot(host):
+            limit = self.settings.total_timeout
+            if deadline is not None:
+                limit = max(0.0, min(limit, deadline - time.monotonic()))
             try:
-                async with asyncio.timeout(self.settings.total_timeout):
+                async with asyncio.timeout(limit):
                     response = await transport.handle_async_request(request)
                     try:
                         result.status = response.status_code
@@ -547,8 +634,7 @@ class Fetcher:
             except TimeoutError:
                 result.error = "timeout"
                 result.error_detail = (
-                    f"no complete answer within {self.settings.total_timeout:g} s "
-                    f"({len(body)} body bytes received)"
+                    f"no complete answer within {limit:.3g} s ({len(body)} body bytes received)"
                 )
             except NETWORK_ERRORS as exc:
                 result.error, result.error_detail = classify(exc)

@@ -75,6 +75,7 @@ class FetchResult:
     elapsed: float = 0.0
     body_sha256: str | None = None  # hex, of the (capped) body as it streamed in, when asked
     not_modified: bool = False  # a 304 answering validators this fetch sent (no body)
+    retry_note: str | None = None  # what retrying cost or why it stopped ("waited 40 s for ...")
     _tree: Any = field(default=None, init=False, repr=False, compare=False)
 
     PARSE_LIMIT = 512 * 1024  # never parse more than this of a body

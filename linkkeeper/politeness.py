@@ -111,6 +111,11 @@ class HostScheduler:
         if retry_after is not None and retry_after > 0:
             state.blocked_until = max(state.blocked_until, time.monotonic() + retry_after)
 
+    def blocked_for(self, host: str) -> float:
+        """Seconds until ``host`` may be asked again (Retry-After pause, gap and backoff)."""
+        state = self._hosts.get(host.lower())
+        return max(0.0, state.ready_at() - time.monotonic()) if state is not None else 0.0
+
     def reward(self, host: str) -> None:
         """After a normal answer: halve the extra gap, dropping it once below the base."""
         state = self._hosts.get(host.lower())

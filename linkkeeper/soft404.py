@@ -16,21 +16,24 @@ Only pages it cannot clear are walked, from the shared parse (:meth:`FetchResult
 
 from __future__ import annotations
 
+import asyncio
 import difflib
 import html
 import re
 import secrets
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from linkkeeper.models import FetchResult
 
 THRESHOLD = 1.0  # total weight that makes a 200 page a soft 404
 SHORT_PAGE_WORDS = 250  # visible words below which a not-found heading is telling
 MAX_PARSE_BYTES = FetchResult.PARSE_LIMIT  # never parse more than this of a body
-PROBE_SIMILARITY = 0.8  # probe and page this alike (0..1): our page is the site's not-found page
+PROBE_SIMILARITY = 0.8  # probe and page this alike (0..1): our page may be the not-found page
+SAME_PAGE = 0.95  # this alike (echoed URLs left out): the very page a made-up path gets
 PROBE_PREFIX = "linkkeeper-probe-"
 
 # Phrases a not-found page puts in its title or main heading. Strong ones mean "not found"
@@ -40,6 +43,32 @@ STRONG_PHRASES = re.compile(
     r"|(?:no longer|not) (?:available|exists?)|(?:can ?not|can't|could ?not|couldn't) be found"
     r"|(?:can't|cannot|could not|couldn't) find (?:the|that|this) page|nothing (?:was )?found"
     r"|page (?:is )?missing|no such (?:page|file|article|post)|does not exist)\b",
+    re.IGNORECASE,
+)
+# The same in the web's most used other languages (W3Techs' top content languages: Spanish,
+# German, Japanese, French, Russian, Portuguese, Italian, Dutch, Polish, Turkish, Persian,
+# Chinese, Vietnamese, Indonesian, Korean, Czech, Arabic). No ``\b`` around the CJK ones: a
+# word boundary never falls between two CJK characters. Weighed exactly like the English
+# phrases; the probe comparison (:func:`probe_signal`) needs no phrase at all.
+INTL_PHRASES = re.compile(
+    r"\b(?:seite nicht gefunden|nicht gefunden|existiert nicht|fehler 404"  # de
+    r"|page introuvable|introuvable|page non trouv[ée]e|n'existe pas|n’existe pas"  # fr
+    r"|p[áa]gina no encontrada|no encontrad[ao]|no se (?:ha )?encontr[óo]|no existe"  # es
+    r"|pagina non trovata|non trovat[ao]|non esiste"  # it
+    r"|p[áa]gina n[ãa]o encontrada|n[ãa]o encontrad[ao]|n[ãa]o existe"  # pt
+    r"|pagina niet gevonden|niet gevonden|bestaat niet"  # nl
+    r"|nie znaleziono|strona nie istnieje|nie istnieje"  # pl
+    r"|страница не найдена|не найден[ао]?|не существует"  # ru
+    r"|sayfa bulunamad[ıi]|bulunamad[ıi]"  # tr
+    r"|không tìm thấy|trang không tồn tại"  # vi
+    r"|halaman tidak ditemukan|tidak ditemukan"  # id
+    r"|stránka nenalezena|nenalezen[ao]"  # cs
+    r")\b"
+    r"|ページが見つかりません|見つかりません|存在しません"  # ja
+    r"|页面不存在|找不到页面|页面未找到|頁面不存在|找不到網頁|找不到"  # zh
+    r"|페이지를 찾을 수 없습니다|찾을 수 없"  # ko
+    r"|صفحه مورد نظر یافت نشد|یافت نشد"  # fa
+    r"|الصفحة غير موجودة|غير موجودة|لم يتم العثور",  # ar
     re.IGNORECASE,
 )
 WEAK_PHRASES = re.compile(
@@ -58,6 +87,12 @@ PARKED_MARKERS = re.compile(
 # substring test (C speed) rules a pattern out before its regex, which is slow over a whole
 # page, has to run. tests/test_soft404.py checks every phrase of each pattern has one.
 STRONG_KEYS = ("404", "found", "exist", "available", "find", "missing", "such")
+INTL_KEYS = (
+    "gefunden", "existiert", "404", "introuvable", "trouv", "existe", "encontr", "trovat",
+    "esiste", "gevonden", "bestaat", "znaleziono", "istnieje", "найден", "существ", "bulunama",
+    "tìm thấy", "tồn tại", "ditemukan", "nenalezen", "見つかりません", "存在しません", "不存在",
+    "找不到", "未找到", "찾을 수 없", "یافت نشد", "موجودة", "العثور",
+)  # fmt: skip
 WEAK_KEYS = ("oops", "sorry", "removed", "deleted", "taken", "gone", "error", "unavailable", "lost")
 PARKED_KEYS = (
     "domain",
@@ -80,8 +115,6 @@ PARKING_HOSTS = (
     "undeveloped.com",
 )
 ROOT_PATHS = {"", "/", "/index.html", "/index.htm", "/index.php", "/home", "/home/"}
-# A language home page (/en/, /de-ch) bounced to the root is not a lost deep link.
-LANGUAGE_HOME = re.compile(r"^/[a-z]{2}(?:[-_][a-z]{2})?/?$", re.IGNORECASE)
 NOT_FOUND_PATH = re.compile(
     r"(?:^|/)(?:404|error[-_]?404|not[-_]?found|page[-_]?not[-_]?found|errors?)(?:/|\.\w+|$)",
     re.IGNORECASE,
@@ -196,6 +229,14 @@ def mentions(text: str, pattern: re.Pattern[str], keys: tuple[str, ...]) -> bool
     return any(key in lower for key in keys) and pattern.search(text) is not None
 
 
+def not_found_phrase(text: str) -> re.Match[str] | None:
+    """The first not-found phrase in ``text``, English or another of the web's big languages."""
+    found = STRONG_PHRASES.search(text) if mentions(text, STRONG_PHRASES, STRONG_KEYS) else None
+    if found is None and mentions(text, INTL_PHRASES, INTL_KEYS):
+        found = INTL_PHRASES.search(text)
+    return found
+
+
 def _balanced(lower: str) -> bool:
     """Whether the blocks the pass relies on open and close in pairs (plain counts: fast)."""
     for opening, closing in _PAIRS:
@@ -223,7 +264,7 @@ def quick_clean(page: FetchResult) -> bool:
         return False
     markup = _COMMENT.sub(" ", markup)
     heads = " | ".join(_plain(m.group(2)) for m in _TITLE_OR_H1.finditer(markup))
-    if not heads.strip() or mentions(heads, STRONG_PHRASES, STRONG_KEYS):
+    if not heads.strip() or not_found_phrase(heads):
         return False  # no title or heading (an empty page?), or a not-found phrase in one
     body = _TAG.sub(" ", _HIDDEN_BLOCK.sub(" ", markup))
     if "&" in body:
@@ -236,7 +277,11 @@ def quick_clean(page: FetchResult) -> bool:
     short = len(words) < QUICK_LONG_WORDS  # weak words in headings and any in the text count
     checks = [(PARKED_MARKERS, PARKED_KEYS)]
     if short:
-        checks += [(STRONG_PHRASES, STRONG_KEYS), (WEAK_PHRASES, WEAK_KEYS)]
+        checks += [
+            (STRONG_PHRASES, STRONG_KEYS),
+            (INTL_PHRASES, INTL_KEYS),
+            (WEAK_PHRASES, WEAK_KEYS),
+        ]
     text = ""
     for pattern, keys in checks:
         if any(key in lower for key in keys):
@@ -251,14 +296,14 @@ def phrase_signal(text: PageText) -> Signal | None:
     """Not-found phrases: telling in the title or ``<h1>`` of a short page, weak elsewhere."""
     short = text.words < SHORT_PAGE_WORDS
     heads = " | ".join((text.title, *text.headings))
-    strong = STRONG_PHRASES.search(heads)
+    strong = not_found_phrase(heads)
     weak = WEAK_PHRASES.search(heads)
     if strong:
         where = f"'{strong.group(0)}' in the title/heading"
         if short:
             return Signal("not-found-heading", 1.0, f"{where} of a short page")
         return Signal("not-found-heading", 0.4, f"{where} of a long page")
-    body_strong = STRONG_PHRASES.search(text.text)
+    body_strong = not_found_phrase(text.text) if short else None
     if weak and short:
         detail = f"'{weak.group(0)}' in the title/heading of a short page"
         return Signal("weak-heading", 0.5, detail)
@@ -270,20 +315,148 @@ def phrase_signal(text: PageText) -> Signal | None:
     return None
 
 
+# Home pages: the root, an index file, a language root (/en/, /de-ch/index.html).
+LANGUAGES = frozenset(
+    re.findall(
+        r"\w+",
+        "en de fr es it pt nl pl ru ja zh ko tr fa ar vi id cs sv da no nb fi el he hu ro uk bg "
+        "hr sk sl sr lt lv et th hi bn ms ca eu gl",
+    )
+)
+INDEX_FILE = re.compile(r"/(?:index|default|home)(?:\.[a-z]{2,5})?/?$", re.IGNORECASE)
+LANGUAGE_ROOT = re.compile(r"^/([a-z]{2})(?:[-_][a-z]{2})?/?$", re.IGNORECASE)
+# Query keys that only track where a visitor came from: /?utm_source=feed is still the root.
+TRACKING_KEYS = frozenset({"ref", "source", "src", "from", "fbclid", "gclid", "mc_cid", "mc_eid"})
+SEARCH_KEYS = frozenset({"s", "q", "query", "search", "keyword", "keywords", "term", "searchterm"})
+SEARCH_PATH = re.compile(
+    r"(?:^|/)(?:search|suche|recherche|buscar|busca|cerca|zoeken|szukaj|poisk|find)"
+    r"(?:/|\.[a-z]{2,5}|$)",
+    re.IGNORECASE,
+)
+SIGN_IN_PATH = re.compile(
+    r"(?:^|/)(?:log[-_]?in|sign[-_]?in|signon|sso|auth|authenticate|authorize|session/new"
+    r"|account/login|users/sign_in|wp-login\.php|cas/login)(?:/|\.[a-z]{2,5}|$)",
+    re.IGNORECASE,
+)
+
+
+def _query_keys(query: str) -> set[str]:
+    return {k.lower() for k, _ in parse_qsl(query, keep_blank_values=True)}
+
+
+def is_home_url(url: str) -> bool:
+    """The site's home page: root, index file or language root, whatever the fragment, and
+    whatever tracking query (``/?utm_source=x``, ``/#top``, ``/index.html``, ``/en/``)."""
+    parts = urlsplit(url)
+    path = INDEX_FILE.sub("/", parts.path or "/")
+    lang = LANGUAGE_ROOT.match(path)
+    if path not in ROOT_PATHS and not (lang and lang.group(1).lower() in LANGUAGES):
+        return False
+    keys = _query_keys(parts.query)
+    return all(k.startswith("utm_") or k in TRACKING_KEYS for k in keys)
+
+
+def is_search_url(url: str) -> bool:
+    """The site's search page (``/search?q=slug``, ``/?s=slug``)."""
+    parts = urlsplit(url)
+    if SEARCH_PATH.search(parts.path):
+        return True
+    path = INDEX_FILE.sub("/", parts.path or "/")
+    return path in ROOT_PATHS and bool(_query_keys(parts.query) & SEARCH_KEYS)
+
+
+def is_sign_in_url(url: str) -> bool:
+    """A log-in page (``/login?next=...``, ``/users/sign_in``, ``/wp-login.php``)."""
+    return bool(SIGN_IN_PATH.search(urlsplit(url).path))
+
+
+def is_generic_url(url: str) -> bool:
+    """A home, search or sign-in page: never a reading's new address."""
+    return is_home_url(url) or is_search_url(url) or is_sign_in_url(url)
+
+
+def is_deep(url: str) -> bool:
+    """A link to one page of a site, not to its home page (``/en/`` is a home page)."""
+    return not is_home_url(url)
+
+
+def _same_site(a: str, b: str) -> bool:
+    host_a = (urlsplit(a).hostname or "").removeprefix("www.")
+    host_b = (urlsplit(b).hostname or "").removeprefix("www.")
+    return host_a == host_b
+
+
+def destination_signal(requested: str, target: str, how: str) -> Signal | None:
+    """Where a deep link ends up (``how``: "redirected", "sent by the page"), when that says
+    the page is gone: the site's root, its search page or a ``/404``-like URL."""
+    start, end = urlsplit(requested), urlsplit(target)
+    if NOT_FOUND_PATH.search(end.path) and not NOT_FOUND_PATH.search(start.path):
+        return Signal("redirect-to-404", 1.0, f"{how} to a not-found URL ({end.path})")
+    if not is_deep(requested):
+        return None
+    if is_home_url(target):
+        where = "site root" if end.path in ROOT_PATHS else f"site's home page ({end.path})"
+        return Signal("redirect-to-root", 1.0, f"deep link {how} to the {where} ({end.netloc})")
+    if is_search_url(target) and not is_search_url(requested) and _same_site(requested, target):
+        shown = end.path + (f"?{end.query}" if end.query else "")
+        return Signal("redirect-to-search", 1.0, f"deep link {how} to the site's search ({shown})")
+    return None
+
+
 def redirect_signal(requested: str, page: FetchResult) -> Signal | None:
-    """A deep link redirected to the site root or to a ``/404``-like URL (IABot counts both)."""
+    """A deep link redirected to the site root (through query strings, fragments, index files
+    and language roots), to its search page or to a ``/404``-like URL (IABot counts the first
+    and the last)."""
     if not page.redirects:
         return None
-    start, end = urlsplit(requested), urlsplit(page.final_url)
-    if NOT_FOUND_PATH.search(end.path) and not NOT_FOUND_PATH.search(start.path):
-        return Signal("redirect-to-404", 1.0, f"redirected to a not-found URL ({end.path})")
-    deep = (start.path not in ROOT_PATHS and not LANGUAGE_HOME.match(start.path)) or bool(
-        start.query
-    )
-    if deep and end.path in ROOT_PATHS and not end.query:
-        detail = f"deep link redirected to the site root ({end.netloc})"
-        return Signal("redirect-to-root", 1.0, detail)
+    return destination_signal(requested, page.final_url, "redirected")
+
+
+# In-page redirects: <meta http-equiv="refresh" content="0; url=/"> and one-line scripts
+# (``window.location = "/"``, ``location.replace('/404')``).
+_META = re.compile(r"<meta\b[^>]*>", re.IGNORECASE)
+_REFRESH = re.compile(r"http-equiv\s*=\s*[\"']?refresh", re.IGNORECASE)
+_CONTENT = re.compile(r"content\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|([^\s>]+))", re.IGNORECASE)
+_REFRESH_URL = re.compile(r"^\s*\d*(?:\.\d*)?\s*[;,]\s*(?:url\s*=\s*)?['\"]?([^'\"]+)", re.I)
+_SCRIPT_REDIRECT = re.compile(
+    r"<script\b[^>]*>\s*(?:(?:window|document|top|self)\.)?location"
+    r"(?:\.href\s*=\s*|\s*=\s*|\.(?:replace|assign)\(\s*)([\"'])([^\"'<>]+)\1\s*\)?\s*;?\s*"
+    r"</script>",
+    re.IGNORECASE,
+)
+
+
+def inpage_redirect(page: FetchResult) -> tuple[str, str] | None:
+    """``(target URL, "meta refresh" | "script")`` when the page sends the browser elsewhere."""
+    markup = page.text(MAX_PARSE_BYTES)
+    lower = markup.lower()
+    base = page.final_url or page.url
+    if "refresh" in lower:
+        for tag in _META.finditer(markup):
+            if not _REFRESH.search(tag.group(0)):
+                continue
+            content = _CONTENT.search(tag.group(0))
+            value = next((g for g in content.groups() if g is not None), "") if content else ""
+            found = _REFRESH_URL.match(html.unescape(value))
+            if found:
+                return urljoin(base, found.group(1).strip()), "meta refresh"
+    if "location" in lower:
+        script = _SCRIPT_REDIRECT.search(markup)
+        if script:
+            return urljoin(base, html.unescape(script.group(2).strip())), "script"
     return None
+
+
+def inpage_redirect_signal(requested: str, page: FetchResult) -> Signal | None:
+    """A page served with 200 that sends the browser to the home page or a not-found URL."""
+    found = inpage_redirect(page)
+    if found is None:
+        return None
+    target, how = found
+    signal = destination_signal(requested, target, f"sent by the page's {how}")
+    if signal is None:
+        return None
+    return Signal(f"inpage-{signal.name}", signal.weight, signal.detail)
 
 
 def parked_signal(page: FetchResult, text: PageText) -> Signal | None:
@@ -324,7 +497,10 @@ def assess(requested: str, page: FetchResult) -> Soft404Report:
     report = Soft404Report()
     html_page = is_html(page) and bool(page.body.strip())
     text = page_text(page) if html_page and not quick_clean(page) else None
-    candidates = [empty_signal(page, text), redirect_signal(requested, page)]
+    candidates = [
+        empty_signal(page, text),
+        redirect_signal(requested, page) or inpage_redirect_signal(requested, page),
+    ]
     if text is not None:
         candidates += [parked_signal(page, text), phrase_signal(text)]
     report.signals = [s for s in candidates if s is not None]
@@ -343,24 +519,79 @@ def probe_url(url: str, token: str | None = None) -> str:
     return urljoin(f"{parts.scheme}://{parts.netloc}{parent}", f"{PROBE_PREFIX}{token}")
 
 
-def similarity(a: PageText, b: PageText) -> float:
-    """How alike two pages read (0..1), on their visible words and titles."""
-    words_a = f"{a.title} {a.text}".lower().split()[:3000]
-    words_b = f"{b.title} {b.text}".lower().split()[:3000]
+def similarity(a: PageText, b: PageText, echoes: tuple[str, ...] = ()) -> float:
+    """How alike two pages read (0..1), on their visible words and titles; words holding one
+    of ``echoes`` (the requested path, the probe's token) are left out: a not-found page that
+    repeats the URL asked for is the same page for every URL."""
+    needles = tuple(e.lower() for e in echoes if e)
+
+    def words(text: PageText) -> list[str]:
+        out = f"{text.title} {text.text}".lower().split()[:3000]
+        return [w for w in out if not any(n in w for n in needles)] if needles else out
+
+    words_a, words_b = words(a), words(b)
     if not words_a and not words_b:
         return 1.0
     return difflib.SequenceMatcher(None, words_a, words_b, autojunk=False).ratio()
 
 
-def probe_signal(page: FetchResult, probe: FetchResult) -> Signal | None:
-    """Compare our page with the site's answer for a path that cannot exist."""
-    if probe.status is None:
+def _echoes(requested: str, probe: FetchResult) -> tuple[str, ...]:
+    """The last path segments of the reading's URL and of the probe (pages echo them)."""
+    out = []
+    for url in (requested, probe.url):
+        segment = urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
+        if len(segment) >= 4:
+            out.append(segment)
+    return tuple(out)
+
+
+def _redirected_elsewhere(requested: str, page: FetchResult) -> bool:
+    if not page.redirects:
+        return False
+    a, b = urlsplit(requested), urlsplit(page.final_url)
+    return (a.hostname, a.path.rstrip("/")) != (b.hostname, b.path.rstrip("/"))
+
+
+def probe_signal(
+    page: FetchResult, probe: FetchResult, requested: str | None = None
+) -> Signal | None:
+    """Compare our page with the site's answer for a path that cannot exist.
+
+    The same final URL after redirects, or the same page (:data:`SAME_PAGE` alike once echoed
+    URLs are left out), means the reading gets what any made-up path gets: gone, whatever
+    else the page looks like. A 404 whose page is ours, served with 200, is the site's own
+    not-found page. A real 404 for the probe acquits a little; a merely similar 200 weighs
+    less than the threshold.
+    """
+    requested = requested or page.url
+    if probe.status is None or probe.error is not None:
         return None
+    html_pair = is_html(page) and is_html(probe) and bool(probe.body.strip())
     if probe.status in (404, 410):
+        if html_pair and page.body.strip():
+            ratio = similarity(page_text(page), page_text(probe), _echoes(requested, probe))
+            if ratio >= SAME_PAGE:
+                detail = (
+                    f"the page is the site's own not-found page ({ratio:.0%} alike, what a "
+                    f"made-up path gets with {probe.status}), served with {page.status}"
+                )
+                return Signal("like-not-found", 1.0, detail)
         return Signal("site-does-404", -0.5, f"the site answers a made-up path with {probe.status}")
     if not 200 <= probe.status < 300:
         return None
-    ratio = similarity(page_text(page), page_text(probe)) if is_html(page) else 0.0
+    if (
+        _redirected_elsewhere(requested, page)
+        and probe.redirects
+        and _same_destination(page.final_url, probe.final_url)
+    ):
+        detail = f"a made-up path on this site is redirected to the same place ({page.final_url})"
+        return Signal("same-as-probe", 1.0, detail)
+    if not html_pair:
+        return None
+    ratio = similarity(page_text(page), page_text(probe), _echoes(requested, probe))
+    if ratio >= SAME_PAGE:
+        detail = f"a made-up path on this site gets the same page ({ratio:.0%} alike)"
+        return Signal("same-as-probe", 1.0, detail)
     if ratio >= PROBE_SIMILARITY:
         return Signal(
             "like-probe",
@@ -370,16 +601,60 @@ def probe_signal(page: FetchResult, probe: FetchResult) -> Signal | None:
     return None
 
 
+def _same_destination(a: str, b: str) -> bool:
+    """Same host and path (the query may echo the slug: ``/search?q=<slug>``)."""
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.hostname, pa.path.rstrip("/")) == (pb.hostname, pb.path.rstrip("/"))
+
+
+def worth_probing(requested: str, page: FetchResult, report: Soft404Report) -> bool:
+    """A probe costs a request: spend it on a deep link whose page is suspicious, was
+    redirected to another path, or is short (not-found pages are; so is a home page an app
+    serves for every path), never on a home page."""
+    if not is_deep(requested) or not is_html(page):
+        return False
+    if report.suspicious or _redirected_elsewhere(requested, page):
+        return True
+    if page._tree is not None:  # parsed already: the exact count is free
+        return page_text(page).words < SHORT_PAGE_WORDS
+    return len(_visible_markup(page.text(MAX_PARSE_BYTES)).split()) < SHORT_PAGE_WORDS
+
+
+def _visible_markup(markup: str) -> str:
+    """The page's text without tags, comments and hidden blocks (a cheap estimate)."""
+    return _TAG.sub(" ", _HIDDEN_BLOCK.sub(" ", _COMMENT.sub(" ", markup)))
+
+
+# One probe per folder per run: readings in the same folder of a host share its answer.
+_PROBES: weakref.WeakKeyDictionary[object, dict[str, asyncio.Task[FetchResult]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def probe(fetcher: Fetches, requested: str) -> FetchResult:
+    """The site's answer for a made-up sibling of ``requested`` (cached per run and folder)."""
+    url = probe_url(requested)
+    folder = url.rsplit("/", 1)[0]
+    try:
+        cache = _PROBES.setdefault(fetcher, {})
+    except TypeError:  # a fetcher that cannot be weakly referenced: no cache
+        return await fetcher.fetch(url, max_body=MAX_PARSE_BYTES)
+    task = cache.get(folder)
+    if task is None:
+        task = cache[folder] = asyncio.ensure_future(fetcher.fetch(url, max_body=MAX_PARSE_BYTES))
+    return await asyncio.shield(task)
+
+
 async def check_with_probe(
     requested: str, page: FetchResult, fetcher: Fetches, *, always_probe: bool = False
 ) -> Soft404Report:
-    """:func:`assess`, plus one sibling probe when the page is suspicious (or always)."""
+    """:func:`assess`, plus one sibling probe (per folder and run) when it is worth one."""
     report = assess(requested, page)
-    if report.is_soft404 or not (report.suspicious or always_probe):
+    if report.is_soft404:
         return report
-    base = page.final_url or requested
-    probe = await fetcher.fetch(probe_url(base), max_body=MAX_PARSE_BYTES)
-    signal = probe_signal(page, probe)
+    if not (always_probe and is_deep(requested)) and not worth_probing(requested, page, report):
+        return report
+    signal = probe_signal(page, await probe(fetcher, requested), requested)
     if signal is not None:
         report.signals.append(signal)
     return report

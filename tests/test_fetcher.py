@@ -205,13 +205,16 @@ async def test_relative_location_resolved(fetcher: Fetcher):
 
 
 @pytest.mark.asyncio
-async def test_ten_redirects_allowed_eleven_refused(local: Sandbox, fetcher: Fetcher):
-    assert (await fetcher.fetch("https://t.example/redirect-chain?n=10")).status == 200
+async def test_twenty_redirects_allowed_as_browsers_do_twenty_one_refused(
+    local: Sandbox, fetcher: Fetcher
+):
+    assert (await fetcher.fetch("https://t.example/redirect-chain?n=20")).status == 200
     local.requests.clear()
-    result = await fetcher.fetch("https://t.example/redirect-chain?n=11")
+    result = await fetcher.fetch("https://t.example/redirect-chain?n=21")
     assert result.error == "too-many-redirects"
-    assert len(result.redirects) == 11
-    assert len(local.requests) == 11  # the 11th Location is not followed
+    assert result.error_detail == "more than 20 redirects"
+    assert len(result.redirects) == 21
+    assert len(local.requests) == 21  # the 21st Location is not followed
     assert result.attempts == 1
 
 

@@ -33,6 +33,9 @@ TNW = (
 MIRROR = "https://mirror.xyz/herndondryhurst.eth/"
 NATURE = "https://www.nature.com/articles/s42256-020-0164-7"
 YT = "https://www.youtube.com/watch?v="
+# not-found pages in the web's most used languages after English (W3Techs), plus a few more
+LANGS = ("de", "fr", "es", "it", "pt", "nl", "pl", "ru", "ja", "zh", "tr", "ko", "fa", "vi", "id",
+         "cs", "ar")  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,6 +177,49 @@ TABLE = [
     Row("https://trouble.example/status/502", TRANSIENT, "502"),
     Row("https://trouble.example/status/200", OK, "200"),
     Row("https://blackhole.example/article", TRANSIENT, "timed out"),
+    # round two (issue 17): bot walls answering 5xx are blocked at once
+    Row("https://trouble.example/sucuri-503", BLOCKED, "bot wall"),
+    Row("https://trouble.example/cf-bot-fight", BLOCKED, "bot wall"),
+    Row("https://trouble.example/cf-1006", BLOCKED, "bot wall"),
+    Row("https://trouble.example/cf-522", TRANSIENT, "522"),  # Cloudflare's page, a real 5xx
+    Row("https://trouble.example/maintenance", TRANSIENT, "retry-after asked 3600 s"),
+    Row("https://down500.example/notes", TRANSIENT, "500"),
+    Row("https://down502.example/notes", TRANSIENT, "502"),
+    Row("https://down504.example/notes", TRANSIENT, "504"),
+    Row("https://maintenance.example/article/42", TRANSIENT, "still 503"),
+    Row("https://trouble.example/redirect-chain?n=20", OK, "200"),
+    Row("https://trouble.example/redirect-chain?n=21", BROKEN, "more than 20 redirects"),
+    Row("https://trouble.example/no-location-page", OK, "without a location"),
+    Row("https://trouble.example/no-location-not-found", BROKEN, "soft 404"),
+    Row("https://trouble.example/no-location-empty", BLOCKED, "no page to judge"),
+    Row("https://trouble.example/to-ftp", BROKEN, "ftp://files.example/pub/paper.pdf"),
+    Row("https://trouble.example/to-file", BROKEN, "file:///C:/papers/paper.pdf"),
+    # deep links sent home, to search, or away by the page itself
+    Row("https://news.example/2024/01/live-story", OK, "200"),
+    Row("https://news.example/", OK, "200"),
+    Row("https://news.example/world/utm-story", BROKEN, "site root"),
+    Row("https://news.example/world/top-story", BROKEN, "site root"),
+    Row("https://news.example/world/index-story", BROKEN, "site root"),
+    Row("https://news.example/en/world/lang-story", BROKEN, "site's home page (/en/)"),
+    Row("https://news.example/world/section-story", MOVED, "301", "https://news.example/ai/"),
+    Row("https://news.example/2019/05/search-story", BROKEN, "search"),
+    Row(f"https://news.example/2018/03/story-{RUN}", BROKEN, "search"),
+    Row("https://news.example/meta-home", BROKEN, "meta refresh"),
+    Row("https://news.example/meta-404", BROKEN, "not-found url"),
+    Row("https://news.example/js-home", BROKEN, "script"),
+    Row("https://news.example/js-404", BROKEN, "not-found url"),
+    Row("https://news.example/meta-live", OK, "200"),
+    Row("https://news.example/js-conditional", OK, "200"),
+    Row("https://news.example/members/story", BLOCKED, "sign-in"),
+    # not-found pages in other languages, served with 200; and phrase-free twins
+    *(Row(f"https://intl.example/{lang}/artikel/weg", BROKEN, "soft 404") for lang in LANGS),
+    Row("https://intl.example/de/artikel/leselisten", OK, "200"),
+    Row("https://intl.example/de/", OK, "200"),
+    Row("https://thai.example/old/gone-page", BROKEN, "site's own not-found page"),
+    Row("https://thai.example/about", OK, "200"),
+    Row("https://thai.example/article/live", OK, "200"),
+    Row("https://home.example/", OK, "200"),
+    Row("https://home.example/blog/2021/a-post", BROKEN, "made-up path"),
     Row("https://refused.example/article", BROKEN, "connection refused"),
 ]
 
@@ -284,10 +330,36 @@ def test_soft_404_probe_stays_on_the_same_host_and_folder(
 ) -> None:
     probes = [r for r in sandbox.requests if "linkkeeper-probe-" in r.path]
     assert probes, "the soft.example page should have been probed"
-    assert {r.host for r in probes} <= {"soft.example", "blog.example", "www.nature.com"}
+    # short or redirected deep pages are probed too (not-found pages are short)
+    hosts = {"soft.example", "blog.example", "www.nature.com", "trouble.example"}
+    hosts |= {"news.example", "thai.example", "home.example"}
+    assert {r.host for r in probes} <= hosts
+    # one probe per folder and run, shared by every reading in it
+    asked = [r for r in probes if "/linkkeeper-probe-" in r.path.split("?")[0]]
+    folders = [(r.host, r.path.rsplit("/", 1)[0]) for r in asked]
+    assert len(folders) == len(set(folders)), sorted(folders)
     assert any(r.host == "soft.example" and r.path.startswith("/article/") for r in probes)
     # arXiv asks for 15 s between requests: never spend one on a probe there
     assert not [r for r in probes if r.host.endswith("arxiv.org")]
+
+
+def test_bot_walls_answering_5xx_are_blocked_at_once(
+    judged: dict[str, Judgement], sandbox: Sandbox
+) -> None:
+    for path in ("/sucuri-503", "/cf-bot-fight", "/cf-1006"):
+        assert judged[f"https://trouble.example{path}"].verdict is BLOCKED
+        assert len(sandbox.requests.matching("trouble.example", path)) == 1, path
+    # a real 5xx behind the same CDN is retried (settings(): 2 retries)
+    assert len(sandbox.requests.matching("trouble.example", "/cf-522")) == 3
+
+
+def test_no_suggestion_is_ever_a_home_search_or_sign_in_page(
+    judged: dict[str, Judgement],
+) -> None:
+    from linkkeeper.soft404 import is_generic_url
+
+    offered = [(url, got.suggestion) for url, got in judged.items() if got.suggestion]
+    assert offered and not [pair for pair in offered if is_generic_url(pair[1])]
 
 
 def test_arxiv_robot_wall_is_blocked_never_broken(sandbox: Sandbox) -> None:

@@ -16,6 +16,7 @@ from linkkeeper.sandbox.sites import (
     nature,
     readings,
     trouble,
+    verdicts,
     youtube,
 )
 from linkkeeper.sandbox.sites._common import WEB_STATE, WebSettings, WebState, reset_web_state
@@ -49,6 +50,14 @@ def web_hosts() -> list[VirtualHost]:
         ("soft.example", generic.soft_app, False),
         ("parked.example", generic.parked_app, False),
         ("trouble.example", trouble.trouble_app, False),
+        ("news.example", verdicts.news_app, False),
+        ("intl.example", verdicts.intl_app, False),
+        ("thai.example", verdicts.thai_app, False),
+        ("home.example", verdicts.home_app, False),
+        ("down500.example", verdicts.down_app(500), False),
+        ("down502.example", verdicts.down_app(502), False),
+        ("down504.example", verdicts.down_app(504), False),
+        ("maintenance.example", verdicts.down_app(503, "3600"), False),
     ]
     hosts = [VirtualHost(name, make_app, redirects) for name, make_app, redirects in apps]
     return [

@@ -60,6 +60,9 @@ ERROR_TABLE: dict[str, tuple[Verdict, str]] = {
     "too-many-redirects": (B, "too many redirects"),
     "redirect-loop": (B, "the redirects go round in a loop"),
     "invalid-url": (B, "the URL is not valid: fix it in readings.yaml"),
+    # the reading's URL is fine; where the site sends it is not (detail names the target)
+    "redirect-not-web": (B, "the site redirects to an address a browser cannot open"),
+    "bad-redirect": (B, "the site redirects to a malformed address"),
     "private-address": (Verdict.SKIPPED, "refused: the host resolves to a private address"),
 }
 
@@ -70,9 +73,16 @@ CHALLENGE_ANY = re.compile(
     r"|robot detection|automated access|unusual traffic|captcha|are you a robot"
     r"|verify (?:you are|that you are) (?:a )?human|not a robot|pardon our interruption"
     r"|incapsula|px-captcha|ddos-guard|ddos protection|datadome|perimeterx"
-    r"|confirm you(?:'|’)re not a bot|access denied.{0,400}reference #",
+    r"|confirm you(?:'|’)re not a bot|access denied.{0,400}reference #"
+    r"|checking your browser before accessing|cf-browser-verification|_cf_chl_opt"
+    r"|used cloudflare to restrict access|error code:? 10(?:0[5-9]|1[0-2]|20)\b"
+    r"|sucuri website firewall|cloudproxy|sucuri\.net/privacy-policy",
     re.IGNORECASE | re.DOTALL,
 )
+# Bot walls that answer 5xx (Sucuri's firewall and Cloudflare's Bot Fight page with 503,
+# Cloudflare's "error 1006: access denied" with 500): the wall will not lift on a retry, so
+# the fetcher does not retry them (see :func:`wall_answer`).
+WALL_HEADERS = ("x-sucuri-block",)  # present on a non-2xx answer: a wall
 CHALLENGE_ON_200 = re.compile(
     r"<title>\s*(?:just a moment\.\.\.|attention required! \| cloudflare)"
     r"|cdn-cgi/challenge-platform|captcha-delivery\.com|px-captcha|confirm you(?:'|’)re not a bot",
@@ -100,11 +110,31 @@ def challenge_marker(page: FetchResult) -> str | None:
     if page.headers.get("cf-mitigated", "").lower() == "challenge":
         return "cf-mitigated: challenge"
     ok = page.status is not None and 200 <= page.status < 300
+    if not ok:
+        for name in WALL_HEADERS:
+            if name in page.headers:
+                return f"{name}: {page.headers[name]}"[:60]
     text = page.text(CHALLENGE_SCAN_BYTES)
     if ok and not soft404.mentions(text, CHALLENGE_ON_200, CHALLENGE_ON_200_KEYS):
         return None
     found = (CHALLENGE_ON_200 if ok else CHALLENGE_ANY).search(text)
     return " ".join(found.group(0).split())[:60] if found else None
+
+
+def wall_answer(page: FetchResult) -> bool:
+    """A 5xx (or 429) that is a bot wall, not a server in trouble: no retry will change it."""
+    status = page.status
+    if status is None or page.error is not None or not (status == 429 or status >= 500):
+        return False
+    return challenge_marker(page) is not None
+
+
+def has_content(page: FetchResult) -> bool:
+    """An HTML page with a title or heading and some text: something a reader can judge."""
+    if not soft404.is_html(page) or not page.body.strip():
+        return False
+    text = soft404.page_text(page)
+    return bool(text.title or text.headings) and text.words >= 5
 
 
 def attempts_note(page: FetchResult) -> str:
@@ -117,13 +147,23 @@ def failure(page: FetchResult) -> Judgement | None:
     if page.error is not None:
         verdict, meaning = ERROR_TABLE.get(page.error, (T, f"fetch failed ({page.error})"))
         detail = f" ({page.error_detail})" if page.error_detail else ""
-        return Judgement(verdict, f"{meaning}{attempts_note(page)}{detail}", **base)
+        note = f"; {page.retry_note}" if page.retry_note else ""
+        return Judgement(verdict, f"{meaning}{attempts_note(page)}{detail}{note}", **base)
     status = page.status
     if status is None:
         return Judgement(T, "no answer arrived", **base)
     if 200 <= status < 300:
         return None
     marker = challenge_marker(page)
+    if marker is None and 300 <= status < 400 and "location" not in page.headers:
+        # A browser shows the body of a redirect that goes nowhere: judge what it shows.
+        if has_content(page):
+            return None
+        reason = (
+            f"HTTP {status_phrase(status)} without a Location to go to and no page to judge; "
+            "cannot tell"
+        )
+        return Judgement(K, reason, **base)
     if marker is not None:
         reason = f"bot wall: HTTP {status_phrase(status)} with '{marker}'; cannot tell"
         return Judgement(K, reason, **base)
@@ -140,6 +180,8 @@ def failure(page: FetchResult) -> Judgement | None:
     reason = f"HTTP {status_phrase(status)}{attempts_note(page)}: {meaning}"
     if page.redirects:
         reason += f" (after redirects, at {page.final_url})"
+    if page.retry_note:
+        reason += f"; {page.retry_note}"
     return Judgement(verdict, reason, **base)
 
 
@@ -219,8 +261,15 @@ async def judge_page(
             )
             if report.is_soft404:
                 return Judgement(B, f"soft 404: {report.explain()}", **base)
+        if page.redirects and soft404.is_sign_in_url(final) and not soft404.is_sign_in_url(url):
+            reason = f"redirected to a sign-in page ({final}): {WALLED}"
+            return Judgement(K, reason, **base)
         ok_reason = f"HTTP {status_phrase(page.status or 200)}"
+        if page.status is not None and 300 <= page.status < 400:
+            ok_reason += " without a Location: the page it shows is judged"
     target = permanent_target(url, page.redirects, rules.canon)
+    if target is not None and soft404.is_generic_url(target):
+        target = None  # a home, search or sign-in page is never a reading's new address
     if target is not None:
         codes = _permanent_codes(page)
         reason = f"permanently redirected ({codes}) to {target}, a live page: update the link"

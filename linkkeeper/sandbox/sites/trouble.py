@@ -189,6 +189,95 @@ async def bad_encoding(request: web.Request) -> web.StreamResponse:
     return web.Response(body=body, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
+# -- bot walls that answer 5xx, and a real 5xx next to them ------------------------------------
+SUCURI_PAGE = page(
+    "Sucuri WebSite Firewall - Access Denied",
+    '<div id="main-container"><h1>Access Denied - Sucuri Website Firewall</h1>'
+    "<p>If you are the site owner (or you manage this site), please whitelist your IP or if you "
+    "think this block is an error please open a support ticket.</p><table><tr><td>Block ID:"
+    "</td><td>BOT01</td></tr><tr><td>Block reason:</td><td>Access from bots is not allowed."
+    '</td></tr></table><p><a href="https://sucuri.net/privacy-policy">Sucuri privacy</a></p></div>',
+)
+SUCURI_HEADERS = {
+    "Server": "Sucuri/Cloudproxy",
+    "X-Sucuri-ID": "16015",
+    "X-Sucuri-Block": "BOT01",
+}
+CF_BOT_FIGHT = page(
+    "Just a moment...",
+    '<div id="cf-wrapper"><h1>Checking your browser before accessing trouble.example.</h1>'
+    "<p>This process is automatic. Your browser will redirect to your requested content "
+    'shortly.</p><form id="challenge-form" class="cf-browser-verification"></form>'
+    "<script>window._cf_chl_opt={cvId: '2'};</script><p>DDoS protection by Cloudflare</p>"
+    "<p>Ray ID: 7d1e2f3a4b5c6d7e</p></div>",
+)
+CF_1006 = page(
+    "Access denied | trouble.example used Cloudflare to restrict access",
+    '<div id="cf-wrapper"><h1><span>Error</span> <span>1006</span></h1><h2>Access denied</h2>'
+    "<p>The owner of this website (trouble.example) has banned your IP address.</p>"
+    "<p>Cloudflare Ray ID: 7d1e2f3a4b5c6d7f</p></div>",
+)
+CF_522 = page(
+    "trouble.example | 522: Connection timed out",
+    '<div id="cf-wrapper"><h1><span>Connection timed out</span> <span>Error code 522</span></h1>'
+    "<p>The initial connection between Cloudflare's network and the origin web server timed "
+    "out. As a result, the web page can not be displayed.</p><p>Cloudflare Ray ID: 7d1e2f3a4b5"
+    "c6d80</p></div>",
+)
+CF_HEADERS = {"Server": "cloudflare", "CF-RAY": "7d1e2f3a4b5c6d7e-FRA"}
+MAINTENANCE = page(
+    "Down for maintenance",
+    "<main><h1>We'll be back soon</h1><p>The site is down for scheduled maintenance.</p></main>",
+)
+
+
+async def drip(request: web.Request) -> web.StreamResponse:
+    """A slow-drip server: headers at once, then one small chunk every ``every`` ms for up to
+    ``total`` s (no silence long enough for a read timeout; only a total bound stops it)."""
+    every = _int(request, "every", 200, low=10, high=60_000) / 1000
+    total = _int(request, "total", 120, high=int(MAX_WAIT))
+    response = web.StreamResponse(headers={"Content-Type": "text/html; charset=utf-8"})
+    await response.prepare(request)
+    await response.write(b"<!DOCTYPE html><html><head><title>Dripping</title></head><body>")
+    deadline = time.monotonic() + total
+    while time.monotonic() < deadline:
+        if not await wait_or_disconnect(request, every):
+            return response
+        try:
+            await response.write(b"<p>drip</p>\n")
+        except (ConnectionError, RuntimeError):
+            return response
+    await response.write(b"</body></html>")
+    return response
+
+
+def no_location(status: int, text: str) -> Handler:
+    """A redirect status without a ``Location``; the body is what a browser shows."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=status, text=text, content_type="text/html")
+
+    return handler
+
+
+def raw_redirect(location: str, status: int = 302) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=status, headers={"Location": location})
+
+    return handler
+
+
+NO_LOCATION_ARTICLE = page(
+    "Notes on reading groups",
+    "<main><article><h1>Notes on reading groups</h1>"
+    + prose("no-location", 8)
+    + "</article></main>",
+)
+NO_LOCATION_NOT_FOUND = page(
+    "Page not found", "<main><h1>Page not found</h1><p>Sorry, nothing here.</p></main>"
+)
+
+
 # -- statuses -------------------------------------------------------------------------------------
 NO_BODY = {204, 205, 304}
 
@@ -230,6 +319,17 @@ def trouble_app() -> web.Application:
             web.get("/bad-encoding", bad_encoding),
             web.get("/bot-999", fixed(999, "Request denied", "text/html")),
             web.get(r"/status/{code:\d{3}}", any_status),
+            web.get("/sucuri-503", fixed(503, SUCURI_PAGE, headers=SUCURI_HEADERS)),
+            web.get("/cf-bot-fight", fixed(503, CF_BOT_FIGHT, headers=CF_HEADERS)),
+            web.get("/cf-1006", fixed(500, CF_1006, headers=CF_HEADERS)),
+            web.get("/cf-522", fixed(522, CF_522, headers=CF_HEADERS)),
+            web.get("/maintenance", fixed(503, MAINTENANCE, headers={"Retry-After": "3600"})),
+            web.get("/drip", drip),
+            web.get("/no-location-page", no_location(302, NO_LOCATION_ARTICLE)),
+            web.get("/no-location-not-found", no_location(301, NO_LOCATION_NOT_FOUND)),
+            web.get("/no-location-empty", no_location(302, "")),
+            web.get("/to-ftp", raw_redirect("ftp://files.example/pub/paper.pdf")),
+            web.get("/to-file", raw_redirect("file:///C:/papers/paper.pdf", 301)),
         ],
         not_found_page("Not Found", "No such trouble."),
     )
