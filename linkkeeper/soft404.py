@@ -607,13 +607,24 @@ def _same_destination(a: str, b: str) -> bool:
     return (pa.hostname, pa.path.rstrip("/")) == (pb.hostname, pb.path.rstrip("/"))
 
 
+def _redirected_up(requested: str, page: FetchResult) -> bool:
+    """Redirected to a shallower page (``/blog/2019/post`` -> ``/blog/``): where lost links
+    are sent; a move to a page as deep as the link (``/old-post`` -> ``/posts/new``) is not."""
+    if not _redirected_elsewhere(requested, page):
+        return False
+    depth = [
+        len([p for p in urlsplit(u).path.split("/") if p]) for u in (requested, page.final_url)
+    ]
+    return depth[1] < depth[0]
+
+
 def worth_probing(requested: str, page: FetchResult, report: Soft404Report) -> bool:
     """A probe costs a request: spend it on a deep link whose page is suspicious, was
-    redirected to another path, or is short (not-found pages are; so is a home page an app
-    serves for every path), never on a home page."""
+    redirected to a shallower page, or is short (not-found pages are; so is a home page an
+    app serves for every path), never on a home page."""
     if not is_deep(requested) or not is_html(page):
         return False
-    if report.suspicious or _redirected_elsewhere(requested, page):
+    if report.suspicious or _redirected_up(requested, page):
         return True
     if page._tree is not None:  # parsed already: the exact count is free
         return page_text(page).words < SHORT_PAGE_WORDS
