@@ -894,7 +894,9 @@ async def run_archive(
         poll_deadline=options.poll_deadline,
         cdx_interval=options.cdx_interval,
     )
-    async with make_client(remapper, options.user_agent_contact) as client:
+    async with make_client(
+        remapper, options.user_agent_contact, allow_private=options.allow_private
+    ) as client:
         wayback = WaybackClient(
             client,
             keys,

@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from linkkeeper.guarded import GuardedTransport
+
 DEFAULT_API = "https://api.github.com"
 DEFAULT_LABEL = "linkkeeper"
 DEFAULT_TITLE = "linkkeeper: readings that need attention"
@@ -79,7 +81,10 @@ class RollingIssue:
         label: str = DEFAULT_LABEL,
         title: str = DEFAULT_TITLE,
         timeout: float = 30.0,
+        allow_private: bool = False,
     ) -> None:
+        """``allow_private``: let ``api_url`` be a private or loopback address (a local fake);
+        otherwise such an address is refused like any link (see :mod:`linkkeeper.guarded`)."""
         if not REPO_NAME.fullmatch(repo):
             raise GitHubError(f"--github-repo {repo!r} is not OWNER/NAME (e.g. ai-workshop/site)")
         self.repo, self.label, self.title = repo, label, title
@@ -94,6 +99,7 @@ class RollingIssue:
                 "User-Agent": "linkkeeper (rolling issue)",
             },
             timeout=timeout,
+            transport=GuardedTransport(allow_private=allow_private),
         )
 
     def __enter__(self) -> RollingIssue:
@@ -202,6 +208,7 @@ def update_rolling_issue(
     api_url: str = DEFAULT_API,
     label: str = DEFAULT_LABEL,
     closing_comment: str | None = None,
+    allow_private: bool = False,
 ) -> IssueResult:
     """The night's issue update; ``skipped`` (with the reason) without a token or repository.
 
@@ -210,5 +217,7 @@ def update_rolling_issue(
         return IssueResult("skipped", NO_TOKEN)
     if not repo:
         return IssueResult("skipped", NO_REPO)
-    with RollingIssue(repo, token, api_url=api_url, label=label) as issue:
+    with RollingIssue(
+        repo, token, api_url=api_url, label=label, allow_private=allow_private
+    ) as issue:
         return issue.sync(body, healthy=healthy, closing_comment=closing_comment)

@@ -350,6 +350,7 @@ def _issue(options: NightlyOptions, night: Night, body: str) -> IssueResult | No
             token=options.github_token,
             api_url=options.github_api,
             closing_comment=closing_comment(night.day),
+            allow_private=options.check.allow_private,
         )
     except GitHubError as exc:
         return IssueResult("failed", str(exc))

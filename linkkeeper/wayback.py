@@ -26,10 +26,10 @@ from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
-from httpx_aiohttp import AiohttpTransport
+from aiohttp.abc import AbstractResolver
 
 from linkkeeper.iakeys import KEYS_HELP, Keys
-from linkkeeper.remap import Remapper, RemapTransport
+from linkkeeper.remap import Remapper
 
 log = logging.getLogger(__name__)
 
@@ -361,14 +361,29 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def make_client(remap: Remapper | None = None, contact: str | None = None) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` on the project's stack (aiohttp transport, ``--remap`` rules,
-    the honest User-Agent) for when no fetcher client is at hand; the caller closes it."""
+def make_client(
+    remap: Remapper | None = None,
+    contact: str | None = None,
+    *,
+    allow_private: bool = False,
+    resolver: AbstractResolver | None = None,
+    total_timeout: float | None = None,
+) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` on the project's stack (aiohttp, ``--remap`` rules, the honest
+    User-Agent) with the fetcher's guards on every request and redirect hop: no private
+    addresses unless ``allow_private``, answers capped in size and time
+    (:mod:`linkkeeper.guarded`). ``resolver``: the name service under the guard (tests script
+    one); ``total_timeout``: seconds for one request, headers and body (default: the module's).
+    The caller closes the client."""
     from linkkeeper.fetcher import user_agent
+    from linkkeeper.guarded import API_TOTAL_TIMEOUT, GuardedAsyncTransport
 
-    transport: httpx.AsyncBaseTransport = AiohttpTransport()
-    if remap:
-        transport = RemapTransport(transport, remap)
+    transport = GuardedAsyncTransport(
+        remap=remap,
+        allow_private=allow_private,
+        resolver=resolver,
+        total_timeout=total_timeout or API_TOTAL_TIMEOUT,
+    )
     agent = user_agent(contact) if contact else user_agent()
     return httpx.AsyncClient(transport=transport, headers={"User-Agent": agent})
 

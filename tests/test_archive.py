@@ -91,7 +91,7 @@ async def archive(
     protocol: WaybackSettings = FAST,
     **kw: object,
 ) -> ArchiveOutcome:
-    async with make_client(Remapper.parse(box.remap_rules())) as client:
+    async with make_client(Remapper.parse(box.remap_rules()), allow_private=True) as client:
         wayback = WaybackClient(client, keys, settings=protocol, now=clock)
         with Ledger(snapshots) as ledger:
             run = ArchiveRun(

@@ -184,7 +184,8 @@ async def test_a_failed_replay_is_noted_never_raised_and_retried_a_few_times(
     record.data["captures"] = {"assigned": {"timestamp": TS, "original": LIVE, "url": "x"}}
     now = datetime(2026, 3, 2, tzinfo=UTC)
     settings = WaybackSettings(cdx_interval=0.0, timeout=2.0)
-    async with make_client(Remapper.parse(clean_sandbox.remap_rules())) as client:
+    rules = Remapper.parse(clean_sandbox.remap_rules())
+    async with make_client(rules, allow_private=True) as client:
         wayback = WaybackClient(client, wayback_url="https://refused.example", settings=settings)
         results = [await read_assigned(record, reading, wayback, now) for _ in range(4)]
     assert results == [True, True, True, False]  # the fourth run does not try again

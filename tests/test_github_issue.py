@@ -72,6 +72,7 @@ def night(n: int, api_url: str, token: str | None = TOKEN) -> tuple[str, str]:
         token=token,
         api_url=api_url,
         closing_comment=closing_comment(date(2026, 3, n)),
+        allow_private=True,  # the fake API listens on loopback
     )
     return result.action, body
 
@@ -153,10 +154,14 @@ def test_no_token_or_repo_skips_with_a_clear_message(
     github: tuple[GitHubAPI, str, Sandbox],
 ) -> None:
     api, url, box = github
-    result = update_rolling_issue("x", healthy=False, repo=REPO, token=None, api_url=url)
+    result = update_rolling_issue(
+        "x", healthy=False, repo=REPO, token=None, api_url=url, allow_private=True
+    )
     assert (result.action, result.message) == ("skipped", NO_TOKEN)
     assert "GITHUB_TOKEN" in result.message
-    result = update_rolling_issue("x", healthy=False, repo=None, token=TOKEN, api_url=url)
+    result = update_rolling_issue(
+        "x", healthy=False, repo=None, token=TOKEN, api_url=url, allow_private=True
+    )
     assert (result.action, result.message) == ("skipped", NO_REPO)
     assert len(box.requests) == 0 and api.issues() == []
 
@@ -176,12 +181,16 @@ def test_errors_name_the_fix_and_never_the_token(
     with pytest.raises(GitHubError, match="rate limited"):
         night(1, url)
     with pytest.raises(GitHubError, match="check --github-repo"):
-        update_rolling_issue("x", healthy=False, repo="nobody/nothing", token=TOKEN, api_url=url)
+        update_rolling_issue(
+            "x", healthy=False, repo="nobody/nothing", token=TOKEN, api_url=url, allow_private=True
+        )
     assert api.issues() == []
 
 
 def test_token_is_hidden_from_repr() -> None:
-    with RollingIssue(REPO, "ghp_secret-value", api_url="http://127.0.0.1:9") as issue:
+    with RollingIssue(
+        REPO, "ghp_secret-value", api_url="http://127.0.0.1:9", allow_private=True
+    ) as issue:
         assert "ghp_secret-value" not in repr(issue)
     with pytest.raises(GitHubError, match="OWNER/NAME"):
         RollingIssue("not a repo", "t")
@@ -196,5 +205,5 @@ def test_unreachable_api_is_an_error_without_the_token(
     sock.close()
     with pytest.raises(GitHubError, match="ConnectError") as err:
         update_rolling_issue("x", healthy=False, repo=REPO, token="tok-abc-123",
-                             api_url=f"http://127.0.0.1:{port}")  # fmt: skip
+                             api_url=f"http://127.0.0.1:{port}", allow_private=True)  # fmt: skip
     assert "tok-abc-123" not in str(err.value)

@@ -71,7 +71,7 @@ def clock(machine: WaybackMachine) -> ManualClock:
 async def wayback(
     box: Sandbox, keys: Keys | None = KEYS, settings: WaybackSettings = FAST, **kw: object
 ) -> AsyncIterator[WaybackClient]:
-    async with make_client(Remapper.parse(box.remap_rules())) as client:
+    async with make_client(Remapper.parse(box.remap_rules()), allow_private=True) as client:
         yield WaybackClient(client, keys, settings=settings, now=lambda: NOW, **kw)  # type: ignore[arg-type]
 
 
@@ -376,7 +376,8 @@ async def test_base_urls_are_configurable_for_other_archives(
     box: Sandbox, machine: WaybackMachine, clock: ManualClock
 ) -> None:
     machine.seed(ARTICLE, "20220915120000")
-    async with make_client() as client:  # no remap: base URLs point straight at loopback
+    # no remap: base URLs point straight at loopback
+    async with make_client(allow_private=True) as client:
         wb = WaybackClient(
             client,
             KEYS,
@@ -411,7 +412,7 @@ async def test_secrets_never_appear_in_results_errors_or_logs(
             produced.append(repr(await wb.save(url)))
         produced.append(repr(await wb.user_status()))
         produced.append(repr(wb.__dict__))
-    async with make_client() as client:
+    async with make_client(allow_private=True) as client:
         dead = WaybackClient(client, KEYS, wayback_url="http://127.0.0.1:9", settings=FAST)
         produced.append(repr(await dead.save(ARTICLE)))
         with pytest.raises(WaybackError) as info:
