@@ -5,11 +5,18 @@ recorded result (a success younger than ``max_age``), or fetch and judge it thro
 :class:`~linkkeeper.fetcher.Fetcher` and a bounded worker pool. Each result is written to the
 ledger the moment it arrives, so Ctrl-C or a crash keeps everything finished so far.
 
-Offline nights: results that failed to connect (``connect``/``dns``) are held back until some
-link answers. If none ever does (two or more hosts, all unreachable), the machine is probably
-offline, and they are recorded as ``skipped`` with reason "network unreachable" instead of
-``broken``; if the run is interrupted first, they are not recorded at all (they will be
-re-checked, as every failure is).
+Our network, not theirs (see :class:`Evidence`): a link that got no HTTP answer at all
+(DNS, refused, timeout, reset, TLS) counts against its reading only once the run has evidence
+that its own network works: some link's own site answered, or, when the run fetched a single
+site, the canary (:data:`CANARY_URL`, a name that must exist) answered. Until then such
+results are held back. A run where no site answered (two or more sites), or a single site
+failed and the canary did not answer either, is *inconclusive*: nothing is recorded, no
+reading's health changes, and the report says so. So is a run behind a captive portal (most
+links, on many sites, redirected to the same page elsewhere): answers that left their own site
+are held until the end and dropped when they all lead to one page. Name-service failures are
+counted only when the resolver itself looks sound (a temporary failure, ``EAI_AGAIN``, never
+counts; nor do failures on most of the run's sites at once). If the run is interrupted, held
+results are not recorded at all (they will be checked again, as every failure is).
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,11 +44,12 @@ from linkkeeper.drift import annotate_row as annotate_drift
 from linkkeeper.health import HealthPolicy, needs_check
 from linkkeeper.links import annotate_row as annotate_archive
 from linkkeeper.models import CheckResult, Reading, Verdict
-from linkkeeper.report import OFFLINE_MESSAGE, Outcome, Row, has_findings, print_rich, render
+from linkkeeper.report import Outcome, Row, has_findings, print_rich, render
 
 if TYPE_CHECKING:
     from linkkeeper.fetcher import Fetcher
     from linkkeeper.ledger import DamagedRecord, Ledger, Record
+    from linkkeeper.models import FetchResult
     from linkkeeper.remap import Remapper
     from linkkeeper.revalidate import Prior, Watch
     from linkkeeper.sites import Judgement
@@ -47,14 +57,22 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FINDINGS = 0, 1  # as in cli.py (2 is CheckUsageError); 130 when interrupted
 EXIT_DAMAGED = 2  # some ledger record could not be used (the rest of the run went on)
+EXIT_INCONCLUSIVE = 3  # nothing was learned: the network seems down or a captive portal answered
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_AGE = timedelta(hours=20)  # a nightly run re-checks yesterday's successes
 NO_URL = "no URL"
 NETWORK_UNREACHABLE = "network unreachable"
-NETWORK_ERRORS = frozenset({"connect", "dns"})  # no answer from anybody: maybe we are offline
-OFFLINE_MIN_HOSTS = 2  # one unreachable host is a dead host, not an offline machine
+# No HTTP answer at all: the site's fault, or our own network's (a dead resolver, a firewall
+# or proxy that accepts connections and never answers, a TLS-intercepting middlebox).
+NETWORK_ERRORS = frozenset({"connect", "dns", "timeout", "reset", "tls"})
+OFFLINE_MIN_HOSTS = 2  # this many sites and not one answered: the network, not the sites
+# Asked (HEAD, once, no retry) only when a run fetched one site and it gave no answer, or its
+# answers left the site: a name that must exist and a site that answers robots.
+CANARY_URL = "https://web.archive.org/"
+CANARY_SECONDS = 15.0
+PORTAL_MIN_HOSTS = 3  # this many sites redirected to one page elsewhere: a captive portal
 
 # Seam for later stages: functions that copy what they stored in a record onto its report row
 # (the archive command: ``row.archive_url`` from ``captures``; drift: ``row.changed``).
@@ -115,9 +133,65 @@ def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
+def site_of(url: str | None) -> str:
+    """The site a URL belongs to, loosely (its host's last two labels): a redirect from
+    ``www.nature.com`` to ``nature.com`` or ``arxiv.org`` to ``export.arxiv.org`` stays home."""
+    host = host_of(url or "")
+    return ".".join(host.split(".")[-2:]) if not _is_ip(host) else host
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+    except OSError:
+        return False
+    return True
+
+
+def _page_key(url: str | None) -> str:
+    """A final page, without its query (portals put the asked-for address there)."""
+    parts = urlsplit(url or "")
+    return f"{(parts.hostname or '').lower()}{parts.path or '/'}"
+
+
 def _network_failure(judgement: Judgement) -> bool:
     page = judgement.page
     return page is not None and page.status is None and page.error in NETWORK_ERRORS
+
+
+def _dns_failure(judgement: Judgement) -> bool:
+    return (
+        _network_failure(judgement)
+        and judgement.page is not None
+        and (judgement.page.error == "dns")
+    )
+
+
+def _temporary_dns(judgement: Judgement) -> bool:
+    """The resolver could not answer (``EAI_AGAIN``: SERVFAIL, no reply), as opposed to the
+    name not existing: a statement about our resolver, never about the site."""
+    page = judgement.page
+    detail = (page.error_detail or "") if page is not None else ""
+    return _dns_failure(judgement) and (
+        f"[Errno {socket.EAI_AGAIN}]" in detail or "Temporary failure in name resolution" in detail
+    )
+
+
+def _left_home(link_url: str, judgement: Judgement) -> bool:
+    """An answer that came from another site than the link's (followed a redirect away)."""
+    final = judgement.final_url
+    return bool(final) and judgement.http_status is not None and site_of(final) != site_of(link_url)
+
+
+@dataclass
+class _Held:
+    """A result waiting for the end of the run (or for evidence that the network works)."""
+
+    link: _Link
+    judgement: Judgement
+    results: list[tuple[Reading, CheckResult]]
+    fold: Callable[[Record], object] | None = None
+    remember: Callable[[Reading, Record], None] | None = None
 
 
 @dataclass
@@ -139,10 +213,17 @@ class CheckRun:
     force: bool = False
     clock: Callable[[], datetime] = _utcnow
     on_row: Callable[[Row], None] | None = None
+    canary: str | None = CANARY_URL  # None: never ask (a lone failing site then counts for nothing)
     rows: dict[str, Row] = field(default_factory=dict, init=False)
-    _held: list[tuple[Reading, CheckResult]] = field(default_factory=list, init=False)
-    _reached: bool = field(default=False, init=False)  # somebody answered: we are online
+    _held: list[_Held] = field(default_factory=list, init=False)  # no answer, not yet counted
+    _dns: list[_Held] = field(default_factory=list, init=False)  # name failures, to the end
+    _away: list[_Held] = field(default_factory=list, init=False)  # answers from another site
+    _no_url: list[tuple[Reading, CheckResult]] = field(default_factory=list, init=False)
+    _sites: set[str] = field(default_factory=set, init=False)  # sites fetched this run
+    _links: int = field(default=0, init=False)  # links fetched this run
+    _reached: bool = field(default=False, init=False)  # a site answered itself: we are online
     _writer: WriteBehind | None = field(default=None, init=False)
+    inconclusive: str | None = field(default=None, init=False)  # why nothing was learned
 
     def plan(self, readings: Sequence[Reading], selected: Sequence[Reading]) -> list[_Link]:
         """Sync orphans, settle what needs no fetch (no URL, fresh), return what does.
@@ -156,9 +237,10 @@ class CheckRun:
         for reading in selected:
             if reading.id in damaged:
                 continue
-            if reading.url is None:
-                self._record(reading, CheckResult(reading.id, None, Verdict.SKIPPED, NO_URL,
-                                                  kind=reading.kind, checked_at=now))  # fmt: skip
+            if reading.url is None:  # recorded at the end, unless the run learned nothing
+                self._no_url.append((reading, CheckResult(reading.id, None, Verdict.SKIPPED,
+                                                          NO_URL, kind=reading.kind,
+                                                          checked_at=now)))  # fmt: skip
                 continue
             record = self.ledger.get(reading.id)
             if record is not None and not needs_check(
@@ -173,6 +255,8 @@ class CheckRun:
         for link in links.values():
             link.prior = shared(link.priors) if not self.force else None
             link.priors = []
+        self._links = len(links)
+        self._sites = {site_of(url) for url in links}
         return list(links.values())
 
     async def check(self, link: _Link, fetcher: Fetcher) -> None:
@@ -187,7 +271,7 @@ class CheckRun:
             judgement = await site.check(link.readings[0], watch)  # type: ignore[arg-type]
         except Unchanged as same:  # the page the last good check judged: nothing to read
             self._reached = True
-            await self._release()
+            await self._release(self._held)
             at = self.clock()
             for reading in link.readings:
                 result = _result(reading, same.judgement, site.kind, at)
@@ -215,45 +299,154 @@ class CheckRun:
         results = [
             (reading, _result(reading, judgement, site.kind, at)) for reading in link.readings
         ]
-        if _network_failure(judgement) and not self._reached:
-            self._held.extend(results)  # maybe offline: decide once somebody answers
+        remember = partial(self._remember, judgement, watch)
+        held = _Held(link, judgement, results, fold, remember)
+        if _dns_failure(judgement):
+            self._dns.append(held)  # the resolver's health is judged at the end
             return
-        if judgement.verdict != Verdict.SKIPPED and not _network_failure(judgement):
+        if _network_failure(judgement):
+            if not self._reached:
+                self._held.append(held)  # maybe our network: decide once somebody answers
+                return
+        elif _left_home(link.url, judgement):
+            self._away.append(held)  # a captive portal sends every site to one page
+            return
+        elif judgement.verdict != Verdict.SKIPPED:
             self._reached = True
-            await self._release()
+            await self._release(self._held)
         for reading, result in results:
-            remember = partial(self._remember, judgement, watch)
             await self._record_soon(reading, result, fold, remember)
 
-    async def finish(self) -> bool:
-        """Record held connect failures after a complete run; True when we seem offline."""
-        hosts = {host_of(reading.url or "") for reading, _ in self._held}
-        offline = not self._reached and len(hosts) >= OFFLINE_MIN_HOSTS
-        if offline:
-            for _, result in self._held:
-                # Skipped, not transient: a night without network says nothing about the
-                # link, so it must not count towards dead.
-                result.verdict = Verdict.SKIPPED
-                result.reason = f"{NETWORK_UNREACHABLE} ({result.reason}); not counted"
-                result.suggestion = None
-        await self._release()
+    async def finish(self, fetcher: Fetcher | None = None) -> bool:
+        """Settle what was held after a complete run; True when the run learned nothing
+        (:attr:`inconclusive` says why). ``fetcher`` asks the canary when one site is all
+        the evidence there is."""
+        self.inconclusive = await self._verdict_on_run(fetcher)
+        if self.inconclusive is not None:
+            self._uncounted([*self._held, *self._dns, *self._away], write=False)
+            self._uncounted_no_url()
+        else:
+            await self._release(self._away)
+            await self._release(self._held)
+            await self._settle_dns()
+            for reading, result in self._no_url:
+                self._record(reading, result)
+        self._held, self._dns, self._away, self._no_url = [], [], [], []
         if self._writer is not None:
             await self._writer.flush()
-        return offline
+        return self.inconclusive is not None
 
     def outcome(self, selected: Sequence[Reading], *, offline: bool = False) -> Outcome:
         """Rows in curriculum order (unfinished readings are left out)."""
         rows = [self.rows[r.id] for r in selected if r.id in self.rows]
-        return Outcome(rows=rows, offline=offline)
+        return Outcome(rows=rows, offline=offline, inconclusive=self.inconclusive)
 
-    async def _release(self) -> None:
-        held, self._held = self._held, []
-        for reading, result in held:
-            await self._record_soon(reading, result)
+    async def _verdict_on_run(self, fetcher: Fetcher | None) -> str | None:
+        """Why this run learned nothing, or None when it has evidence its network works."""
+        waiting = bool(self._held or self._dns or self._away)
+        portal = self._portal()
+        canary: FetchResult | None = None
+        lone = len(self._sites) < OFFLINE_MIN_HOSTS
+        if portal is None and not self._reached and waiting and (lone or self._away):
+            canary = await self._ask_canary(fetcher)
+            ended = _page_key(canary.final_url) if canary is not None else None
+            if ended in {_page_key(h.judgement.final_url) for h in self._away}:
+                portal = (str(ended), len(self._away))  # the canary ended where links did
+        if portal is not None:
+            return _portal_message(*portal, self._links, len(self._sites))
+        if self._away:
+            self._reached = True  # answers from elsewhere are answers all the same
+        if self._reached or not (self._held or self._dns):
+            return None
+        answered = (
+            canary is not None
+            and canary.status is not None
+            and site_of(canary.final_url) == site_of(self.canary)
+        )
+        if lone and answered:
+            return None  # the network works: that one site is the one failing
+        return _offline_message(
+            [*self._held, *self._dns], len(self._sites), canary=self.canary if lone else None
+        )
 
-    def _record(self, reading: Reading, result: CheckResult) -> None:
+    def _portal(self) -> tuple[str, int] | None:
+        """The page most links on many sites ended at, when they did: (page, links)."""
+        pages: dict[str, list[_Held]] = {}
+        for held in self._away:
+            pages.setdefault(_page_key(held.judgement.final_url), []).append(held)
+        for page, group in sorted(pages.items(), key=lambda item: -len(item[1])):
+            sites = {site_of(h.link.url) for h in group}
+            if len(sites) >= PORTAL_MIN_HOSTS and 2 * len(group) > self._links:
+                return page, len(group)
+            break
+        return None
+
+    async def _ask_canary(self, fetcher: Fetcher | None) -> FetchResult | None:
+        if fetcher is None or self.canary is None:
+            return None
+        try:
+            async with asyncio.timeout(CANARY_SECONDS):
+                return await fetcher.fetch(self.canary, method="HEAD", retries=0)
+        except TimeoutError:
+            return None
+
+    async def _settle_dns(self) -> None:
+        """Name failures count when the resolver looks sound: not a temporary failure, and
+        not failing for most of the run's sites at once (a flaky runner resolver)."""
+        sites = {site_of(h.link.url) for h in self._dns}
+        flaky = len(sites) >= OFFLINE_MIN_HOSTS and 2 * len(sites) > len(self._sites)
+        counted = [h for h in self._dns if not flaky and not _temporary_dns(h.judgement)]
+        await self._release(counted)
+        why = (
+            f"the name service failed for {len(sites)} of {len(self._sites)} sites at once"
+            if flaky
+            else "the name service could not answer (a temporary failure)"
+        )
+        self._uncounted([h for h in self._dns if h not in counted], write=True, why=why)
+
+    def _uncounted(self, held: Sequence[_Held], *, write: bool, why: str = "") -> None:
+        """Report held results as not checked; recorded as skipped (never counted) only in a
+        run that learned something, so an inconclusive run writes nothing."""
+        for item in held:
+            for reading, result in item.results:
+                detail = result.reason
+                result.verdict = Verdict.SKIPPED
+                result.reason = (
+                    f"{NETWORK_UNREACHABLE} ({why + '; ' if why else ''}{detail}); not counted"
+                    if write or _network_failure(item.judgement)
+                    else f"not judged: {detail} (the whole run looked like a captive portal); "
+                    "not counted"
+                )
+                result.suggestion = None
+                result.final_url = None if not write else result.final_url
+                if write:
+                    self._record(reading, result, counted=False)
+                else:
+                    self._show_unrecorded(reading, result)
+
+    def _uncounted_no_url(self) -> None:
+        for reading, result in self._no_url:
+            self._show_unrecorded(reading, result)
+
+    def _show_unrecorded(self, reading: Reading, result: CheckResult) -> None:
+        """A row for a result this run does not record: the reading keeps its health."""
+        from linkkeeper.ledger import Record
+
+        record = self.ledger.get(reading.id) or Record.new(reading)
+        result.health = record.health.state
+        self._finish(reading, result, record, fresh=False, counted=False)
+
+    async def _release(self, held: Sequence[_Held]) -> None:
+        items = list(held)
+        if held is self._held:
+            self._held = []
+        for item in items:
+            for reading, result in item.results:
+                await self._record_soon(reading, result, item.fold, item.remember)
+
+    def _record(self, reading: Reading, result: CheckResult, *, counted: bool = True) -> None:
         record = self.ledger.add_check(reading, result)  # saved at once; sets result.health
-        self._finish(reading, result, record, fresh=False)
+        self._finish(reading, result, record, fresh=False, counted=counted)
 
     def _remember(
         self, judgement: Judgement, watch: Watch, reading: Reading, record: Record
@@ -290,14 +483,45 @@ class CheckRun:
         await self._writer.room()  # never let pending records pile up in memory
 
     def _finish(
-        self, reading: Reading, result: CheckResult, record: Record, *, fresh: bool
+        self,
+        reading: Reading,
+        result: CheckResult,
+        record: Record,
+        *,
+        fresh: bool,
+        counted: bool = True,
     ) -> None:
-        row = Row(reading=reading, result=result, fresh=fresh)
+        row = Row(reading=reading, result=result, fresh=fresh, counted=counted)
         for annotate in ROW_ANNOTATORS:
             annotate(record, row)
         self.rows[reading.id] = row
         if self.on_row is not None:
             self.on_row(row)
+
+
+def _offline_message(held: Sequence[_Held], sites: int, *, canary: str | None) -> str:
+    kinds = Counter(h.judgement.page.error for h in held if h.judgement.page is not None)
+    how = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
+    links = sum(1 for _ in held)
+    where = (
+        f"no site answered ({links} link{'s' if links != 1 else ''} on {sites} sites: {how})"
+        if canary is None
+        else f"the one site checked did not answer ({how}), and neither did {canary}, asked "
+        "to tell a dead site from a dead network"
+    )
+    return (
+        f"The network seems down: {where}. Nothing was learned: no reading's health changed "
+        "and nothing was recorded. Run the check again when the network works."
+    )
+
+
+def _portal_message(page: str, count: int, links: int, sites: int) -> str:
+    return (
+        f"A captive portal (a hotel or office network's login page) seems to answer for every "
+        f"site: {count} of {links} links, on {sites} sites, ended at the same page, {page}. "
+        "Nothing was learned: no reading's health, title or drift baseline changed and nothing "
+        "was recorded. Log in to the network (or use another) and run the check again."
+    )
 
 
 def _result(reading: Reading, judgement: Judgement, kind: str, at: datetime) -> CheckResult:
@@ -360,7 +584,7 @@ async def run_checks(
         key=lambda link: host_of(link.url),
         per_key=lambda host: host_concurrency(str(host)),
     )
-    return run.outcome(selected, offline=await run.finish())
+    return run.outcome(selected, offline=await run.finish(fetcher))
 
 
 # -- the command -----------------------------------------------------------------------------
@@ -444,8 +668,8 @@ def main(
         )
         return EXIT_INTERRUPTED
 
-    if outcome.offline and (options.fmt != "text" or options.output is not None):
-        click.secho(f"WARNING: {OFFLINE_MESSAGE}", fg="red", bold=True, err=True)  # else in text
+    if outcome.notice and (options.fmt != "text" or options.output is not None):
+        click.secho(f"WARNING: {outcome.notice}", fg="red", bold=True, err=True)  # else in text
     if stdout_terminal:
         from rich.console import Console
 
@@ -458,7 +682,15 @@ def main(
             click.echo(text, nl=False)
     if report_damage(ledger.damaged, "the other readings were checked"):
         return EXIT_DAMAGED
-    return EXIT_FINDINGS if has_findings(outcome, options.fail_on) else EXIT_OK
+    return exit_code(outcome, options.fail_on)
+
+
+def exit_code(outcome: Outcome, fail_on: str) -> int:
+    """3 when the run learned nothing (it says nothing new about any reading, good or bad),
+    else 1 for findings at ``fail_on``, else 0."""
+    if outcome.inconclusive:
+        return EXIT_INCONCLUSIVE
+    return EXIT_FINDINGS if has_findings(outcome, fail_on) else EXIT_OK
 
 
 def report_damage(damaged: Mapping[str, DamagedRecord], what: str = "") -> bool:

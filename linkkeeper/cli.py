@@ -410,7 +410,8 @@ def check_command(ids: tuple[str, ...], readings: Path, **options: Any) -> None:
     \b
     Exit codes: 0 nothing at or above --fail-on, 1 findings, 2 bad input (readings.yaml,
     ids, options), a locked ledger or a damaged record (named; the rest is checked),
-    130 interrupted (finished results are kept).
+    3 inconclusive (the network seems down or a captive portal answered: nothing learned,
+    nothing recorded), 130 interrupted (finished results are kept).
     """
     from linkkeeper.check import CheckOptions, CheckUsageError, main
 
@@ -730,7 +731,8 @@ def nightly_command(readings: Path, snapshots: Path, **options: Any) -> None:
     \b
     Exit codes: 0 fine, 1 findings at --fail-on or a stage failed (e.g. the rolling issue
     could not be updated), 2 bad input, a locked ledger or a damaged record (named; the
-    rest of the night goes on), 130 interrupted.
+    rest of the night goes on), 3 inconclusive (the network seems down or a captive portal
+    answered: nothing learned, nothing recorded), 130 interrupted.
     """
     import os
 

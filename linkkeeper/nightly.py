@@ -41,10 +41,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_INCONCLUSIVE = 3  # as in check: the night learned nothing (network down, captive portal)
 Say = Callable[[str], None]
-METADATA_NOTE = (
-    "titles, authors, dates and content drift were refreshed by the check from the pages it "
-    "fetched (one arXiv API batch; no page asked for twice)"
+
+
+def metadata_note(checked: int) -> str:
+    """What the metadata stage (part of the check) did, in words that match the count."""
+    if not checked:
+        return "nothing refreshed: the check fetched no page this run"
+    return (
+        f"titles, authors, dates and content drift were refreshed by the check from the "
+        f"{checked} link(s) it checked (one arXiv API batch; no page asked for twice)"
+    )
+
+
+INCONCLUSIVE_ARCHIVE = (
+    "not run: the check learned nothing tonight (see its warning), so no capture was looked "
+    "up or made and nothing was recorded"
 )
 
 
@@ -213,11 +226,14 @@ def run(
     started = clock()
     say(f"check: checking {len(curriculum.readings())} readings ...")
     outcome = run_check(options.check, curriculum, clock, on_row)
-    stages = [StageNote("check", "ran", summary_line(outcome))]
+    if outcome.notice:
+        stages = [StageNote("check", "inconclusive", outcome.notice)]
+    else:
+        stages = [StageNote("check", "ran", summary_line(outcome))]
     say(f"check: {stages[0].message}")
 
     ledger = Ledger(options.check.snapshots)
-    for name, work in _later_stages(options, curriculum, ledger, clock):
+    for name, work in _later_stages(options, curriculum, ledger, clock, outcome):
         note = _run_stage(name, work)
         stages.append(note)
         say(f"{note.name}: {note.message}")
@@ -248,7 +264,12 @@ def run(
         commit_file=options.commit_message_file,
     )
     broken_stage = any(note.status == "failed" for note in night.stages)
-    code = EXIT_FINDINGS if fails or broken_stage else EXIT_OK
+    if broken_stage:
+        code = EXIT_FINDINGS
+    elif outcome.notice:
+        code = EXIT_INCONCLUSIVE
+    else:
+        code = EXIT_FINDINGS if fails else EXIT_OK
     return NightResult(night, EXIT_DAMAGED if damaged else code, issue, body, damaged)
 
 
@@ -274,13 +295,23 @@ def _later_stages(
     curriculum: Curriculum,
     ledger: Ledger,
     clock: Callable[[], datetime],
+    outcome: Outcome | None = None,
 ) -> Sequence[tuple[str, Callable[[], StageNote] | None]]:
-    """(name, work) for each stage after check; ``None`` work: not in this version."""
+    """(name, work) for each stage after check; ``None`` work: not in this version. After a
+    check that learned nothing, the archive is not asked either (it would fail the same way,
+    or read a captive portal's page as the archive's answer)."""
     archive = metadata = publish = None
+    learned = outcome is None or not outcome.notice
+    checked = 0 if outcome is None else outcome.summary()["checked"]
     if _stage_available("metadata"):  # part of the check: it reads the pages check fetched
-        metadata = lambda: StageNote("metadata", "ran", METADATA_NOTE)  # noqa: E731
+        note = StageNote("metadata", "ran" if checked else "skipped", metadata_note(checked))
+        metadata = lambda: note  # noqa: E731
     if _stage_available("archive"):
-        archive = lambda: _archive(options, curriculum, clock)  # noqa: E731
+        archive = lambda: (  # noqa: E731
+            _archive(options, curriculum, clock)
+            if learned
+            else StageNote("archive", "skipped", INCONCLUSIVE_ARCHIVE)
+        )
     if _stage_available("publish") and (options.site or options.markdown):
         publish = lambda: _publish(options, curriculum, ledger)  # noqa: E731
     return [

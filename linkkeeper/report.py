@@ -64,10 +64,13 @@ class Row:
     archive_url: str | None = None
     changed: bool | None = None
     similarity: float | None = None  # drift: 1.0 same text as the baseline .. 0.0 all new
+    # False: this run could not judge the link (our network failed, a captive portal
+    # answered); nothing was counted against the reading and there is nothing to do about it
+    counted: bool = True
 
     @property
     def action(self) -> Action | None:
-        return action_for(self.result)
+        return action_for(self.result) if self.counted else None
 
 
 def action_for(result: CheckResult) -> Action | None:
@@ -86,8 +89,18 @@ class Outcome:
     """Everything one run produced, in curriculum order."""
 
     rows: list[Row] = field(default_factory=list)
-    offline: bool = False  # every fetched link failed to connect: results say "network unreachable"
+    offline: bool = False  # the run learned nothing (see ``inconclusive``): nothing recorded
     interrupted: bool = False
+    inconclusive: str | None = None  # why the run learned nothing, in a sentence or three
+
+    @property
+    def notice(self) -> str | None:
+        """The warning every format leads with, when the run learned nothing."""
+        return self.inconclusive or (OFFLINE_MESSAGE if self.offline else None)
+
+    @property
+    def not_counted(self) -> int:
+        return sum(not row.counted for row in self.rows)
 
     @property
     def results(self) -> list[CheckResult]:
@@ -106,6 +119,8 @@ class Outcome:
             "fresh": fresh,
             "skipped": skipped,
             "offline": self.offline,
+            "inconclusive": self.notice,
+            "not_counted": self.not_counted,
             "by_verdict": {v.value: verdicts[v.value] for v in Verdict},
             "by_health": {h.value: healths[h.value] for h in Health},
             "by_action": {a.value: actions[a.value] for a in Action},
@@ -140,16 +155,25 @@ def summary_line(outcome: Outcome) -> str:
     def counts(table: dict[str, int]) -> str:
         return ", ".join(f"{n} {name}" for name, n in table.items() if n) or "none"
 
-    line = (
-        f"{s['total']} readings: {counts(s['by_verdict'])}; health: {counts(s['by_health'])}; "
-        f"{s['checked']} checked, {s['fresh']} fresh, {s['skipped']} skipped"
+    if outcome.notice:
+        return (
+            f"{s['total']} readings: nothing learned, {s['not_counted']} not checked (see the "
+            f"warning above); health as before: {counts(s['by_health'])}; nothing recorded"
+        )
+    uncounted = (
+        f", {s['not_counted']} not checked (network trouble here; not counted)"
+        if s["not_counted"]
+        else ""
     )
-    return line + (" (OFFLINE?)" if outcome.offline else "")
+    return (
+        f"{s['total']} readings: {counts(s['by_verdict'])}; health: {counts(s['by_health'])}; "
+        f"{s['checked']} checked, {s['fresh']} fresh, {s['skipped']} skipped{uncounted}"
+    )
 
 
 OFFLINE_MESSAGE = (
-    "Every link failed to connect: this machine is probably offline. The results are recorded "
-    "as transient ('network unreachable'), never as broken; run the check again when online."
+    "The network seems down: nothing was learned and no reading's health changed. Nothing "
+    "was recorded; run the check again when the network works."
 )
 
 
@@ -181,15 +205,15 @@ def _advice(row: Row) -> str:
 def render_text(outcome: Outcome) -> str:
     """Plain lines for logs and files: one block per action, then the summary."""
     lines: list[str] = []
-    if outcome.offline:
-        lines += [f"WARNING: {OFFLINE_MESSAGE}", ""]
+    if outcome.notice:
+        lines += [f"WARNING: {outcome.notice}", ""]
     for action, rows in outcome.attention().items():
         lines.append(f"{ACTION_TITLES[action]} ({len(rows)}):")
         for row in rows:
             lines.append(f"  {row.reading.id} [{_verdict_label(row)}] {row.result.url}")
             lines.append(f"      {_advice(row)}")
         lines.append("")
-    if not outcome.attention():
+    if not outcome.attention() and not outcome.notice:
         lines.append("All links need nothing.")
     lines.append(summary_line(outcome))
     return "\n".join(lines) + "\n"
@@ -200,8 +224,8 @@ def print_rich(outcome: Outcome, console: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    if outcome.offline:
-        console.print(f"[bold red]WARNING:[/] {OFFLINE_MESSAGE}")
+    if outcome.notice:
+        console.print(f"[bold red]WARNING:[/] {escape(outcome.notice)}")
     for action, rows in outcome.attention().items():
         table = Table(title=ACTION_TITLES[action], title_justify="left", expand=True)
         table.add_column("Reading", ratio=2, overflow="fold")
@@ -216,7 +240,7 @@ def print_rich(outcome: Outcome, console: Any) -> None:
                 escape(_advice(row)),
             )
         console.print(table)
-    if not outcome.attention():
+    if not outcome.attention() and not outcome.notice:
         console.print("[green]All links need nothing.[/]")
     console.print(summary_line(outcome))
 
@@ -265,8 +289,8 @@ def render_markdown(outcome: Outcome) -> str:
     """A job summary: counts, then one table per action."""
     s = outcome.summary()
     lines = ["## linkkeeper check", ""]
-    if outcome.offline:
-        lines += [f"> [!WARNING]\n> {OFFLINE_MESSAGE}", ""]
+    if outcome.notice:
+        lines += [f"> [!WARNING]\n> {_cell(outcome.notice)}", ""]
     lines += [
         "| readings | checked | fresh | skipped | "
         + " | ".join(v.value for v in Verdict)
@@ -288,7 +312,7 @@ def render_markdown(outcome: Outcome) -> str:
                 f"{_cell(_advice(row))} |"
             )
         lines.append("")
-    if not outcome.attention():
+    if not outcome.attention() and not outcome.notice:
         lines += ["All links need nothing.", ""]
     return "\n".join(lines)
 
@@ -315,8 +339,9 @@ def _escape_property(text: str) -> str:
 def render_github(outcome: Outcome, readings_file: str = "readings.yaml") -> str:
     """``::error file=readings.yaml,line=N,title=...::message`` per reading needing attention."""
     lines = []
-    if outcome.offline:
-        lines.append(f"::warning title=linkkeeper%3A offline?::{_escape_data(OFFLINE_MESSAGE)}")
+    if outcome.notice:
+        title = _escape_property("linkkeeper: nothing learned")
+        lines.append(f"::warning title={title}::{_escape_data(outcome.notice)}")
     for rows in outcome.attention().values():
         for row in rows:
             result = row.result

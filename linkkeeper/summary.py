@@ -184,18 +184,30 @@ def _nonzero(table: Mapping[str, int]) -> list[str]:
 
 
 def headline(night: Night) -> str:
-    state = ", ".join(_nonzero(counts(night.outcome))) or "all healthy"
-    return f"{len(night.outcome.rows)} readings: {state}"
+    """What the night learned, never more: "all healthy" only when links were looked at."""
+    outcome, total = night.outcome, len(night.outcome.rows)
+    if outcome.notice:
+        return f"{total} readings: nothing learned tonight; no reading's health changed"
+    s = outcome.summary()
+    state = ", ".join(_nonzero(counts(outcome)))
+    if not state:
+        seen = s["checked"] + s["fresh"]
+        state = "all healthy" if seen else "none checked (no reading has a link to check)"
+    if s["not_counted"]:
+        state += f"; {s['not_counted']} not checked (network trouble here; not counted)"
+    return f"{total} readings: {state}"
 
 
 def step_summary(night: Night) -> str:
     """Markdown for ``$GITHUB_STEP_SUMMARY``: verdict first, stages, then the check report."""
     broken = [stage.name for stage in night.stages if stage.status == "failed"]
     result = "passes"
-    if night.fails:
-        result = f"**fails** (`--fail-on {night.fail_on}`)"
-    elif broken:
+    if broken:
         result = f"**fails** ({', '.join(broken)} failed)"
+    elif night.outcome.notice:
+        result = "is **inconclusive** (exit code 3): " + night.outcome.notice.rstrip(".")
+    elif night.fails:
+        result = f"**fails** (`--fail-on {night.fail_on}`)"
     lines = [
         f"# linkkeeper nightly, {night.day.isoformat()}",
         "",
@@ -211,10 +223,15 @@ def step_summary(night: Night) -> str:
 def commit_message(night: Night) -> str:
     """One line for the bot's commit of ``snapshots/``: what changed, e.g.
     ``linkkeeper: 2 dead, 1 newly archived``."""
+    if night.outcome.notice:  # nothing should be written; if something was, say what not
+        return "linkkeeper: nothing learned tonight (network trouble); no health changed\n"
     parts = _nonzero(counts(night.outcome))
     for stage in night.stages:
         parts += _nonzero(stage.counts)
-    return "linkkeeper: " + (", ".join(parts) if parts else "all readings healthy") + "\n"
+    if not parts:
+        s = night.outcome.summary()
+        parts = [f"{s['checked']} checked, all healthy" if s["checked"] else "records updated"]
+    return "linkkeeper: " + ", ".join(parts) + "\n"
 
 
 def write_outputs(night: Night, *, summary_file: Path | None, issue_file: Path | None,

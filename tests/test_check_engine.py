@@ -210,21 +210,17 @@ def test_selection_checks_only_the_selected(web_box: Sandbox, tmp_path: Path) ->
     assert set(snapshot_bytes(tmp_path)) == {"fine.json"}
 
 
-def test_offline_run_records_network_unreachable_without_counting_it(
-    web_box: Sandbox, tmp_path: Path
-) -> None:
+def test_offline_run_records_nothing_and_counts_nothing(web_box: Sandbox, tmp_path: Path) -> None:
     readings = [reading("a", "https://a.test/x"), reading("b", "https://b.test/y")]
     rules = [rf"^https://{h}\.test http://127.0.0.1:{closed_port()}" for h in ("a", "b")]
     for _night in range(4):  # however many offline nights: never a failure, never dead
         outcome = check(web_box, tmp_path, readings, extra_rules=rules)
-        assert outcome.offline
+        assert outcome.offline and outcome.inconclusive
         for row in outcome.rows:
-            assert row.result.verdict == Verdict.SKIPPED
+            assert row.result.verdict == Verdict.SKIPPED and not row.counted
             assert row.result.reason.startswith(NETWORK_UNREACHABLE)
-            stored = json.loads((tmp_path / f"{row.reading.id}.json").read_text())
-            assert stored["checks"][-1]["verdict"] == "skipped"
-            assert stored["health"]["state"] == "unknown"
-            assert stored["health"]["failures"] == 0
+            assert row.result.health == Health.UNKNOWN
+        assert snapshot_bytes(tmp_path) == {}  # the night said nothing: nothing written
 
 
 def test_one_unreachable_host_among_live_ones_is_broken(web_box: Sandbox, tmp_path: Path) -> None:

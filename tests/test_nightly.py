@@ -184,3 +184,37 @@ def test_bad_input_is_a_usage_error(
     result = invoke(work, clean_sandbox, box, "--remap", "only-one-part")
     assert result.exit_code == 2 and "remap rule" in result.stderr
     assert not (work / "site").exists()
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_an_offline_night_says_it_learned_nothing_and_writes_nothing(
+    clean_sandbox: Sandbox, github: tuple[GitHubAPI, Sandbox], work: Path
+) -> None:
+    """Every site (the archive too) refuses: exit 3, honest words everywhere, no records."""
+    api, box = github
+    nowhere = f"http://127.0.0.1:{closed_port()}"
+    offline = ["--remap", rf"^https?://(?!127\.0\.0\.1)[^/]+ {nowhere}", "--format", "github"]
+    result = invoke(work, clean_sandbox, box, *offline)
+    assert result.exit_code == nightly.EXIT_INCONCLUSIVE, result.output
+    assert result.stdout.startswith("::warning title=linkkeeper%3A nothing learned::")
+    assert "The network seems down: no site answered" in result.stdout
+    summary = (work / "summary.md").read_text(encoding="utf-8")
+    assert "4 readings: nothing learned tonight; no reading's health changed" in summary
+    assert "The night is **inconclusive** (exit code 3)" in summary
+    assert "all healthy" not in summary and "The night passes" not in summary
+    assert "> [!WARNING]" in summary
+    assert "**archive** (skipped): not run" in summary
+    assert "**metadata** (skipped): nothing refreshed" in summary
+    assert "from the pages it fetched" not in summary
+    commit = (work / "commit.txt").read_text()
+    assert commit.startswith("linkkeeper: nothing learned tonight") and "healthy" not in commit
+    assert not list((work / "snapshots").glob("[!.]*.json"))  # nothing for git to commit
+    assert api.issues() == []  # the rolling issue is left alone
+    assert "does not let robots" not in result.stdout

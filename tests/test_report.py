@@ -220,5 +220,5 @@ def test_github_escapes_newlines_in_messages() -> None:
 def test_offline_is_loud_in_every_format() -> None:
     outcome = Outcome(rows=[row("a", Verdict.TRANSIENT, Health.FAILING)], offline=True)
     for fmt in ("text", "markdown", "github"):
-        assert "probably offline" in render(outcome, fmt)
+        assert "network seems down" in render(outcome, fmt)
     assert json.loads(render(outcome, "json"))["summary"]["offline"] is True
