@@ -616,7 +616,7 @@ class ArchiveRun:
                 self.pacer.stop("the daily capture quota is used up; the next run continues")
                 return self._hold(job, "not-submitted")
             self._budget -= 1  # reserved: a capture job counts against the daily quota
-            result = await self.wayback.submit(job.url)
+            result = await self.wayback.submit(job.url, **self._window_for(job))
             self._count_attempt(job)
             if result.outcome is not Outcome.ACCEPTED:
                 self._budget += 1  # nothing started
@@ -635,6 +635,27 @@ class ArchiveRun:
         if result.outcome in (Outcome.QUOTA, Outcome.UNAUTHORIZED):
             self.pacer.stop(f"{result.reason} ({result.message or result.status_ext})")
         self._record(job, result, action="submitted")
+
+    def _window_for(self, job: _Job) -> dict[str, str]:
+        """SPN2's ``if_not_archived_within`` narrowed to just under the age of a newer capture
+        judged bad (of the breakage), so the archive does not answer "recently captured" with
+        the very capture members must not get; the default window otherwise."""
+        from linkkeeper.capture_check import BAD
+
+        now, bad = self.clock(), []
+        for entry in job.entries:
+            assert entry.record is not None
+            verdicts = captures_of(entry.record).get("verdicts") or {}
+            bad += [
+                _at(ts)
+                for ts, v in verdicts.items()
+                if isinstance(v, dict) and v.get("verdict") == BAD
+            ]
+        ages = [now - at for at in bad if at is not None and now - at < self.settings.window]
+        if not ages:
+            return {}
+        narrower = max(min(ages) - timedelta(minutes=1), timedelta(0))
+        return {"if_not_archived_within": spn2_within(narrower)}
 
     async def _recent(self, url: str) -> Capture | None:
         """The capture behind a ``job_id: null`` answer, if CDX (or the hint) lists it yet."""
