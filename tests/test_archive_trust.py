@@ -238,7 +238,7 @@ def test_each_capture_is_read_once_and_remembered(project: dict[str, Any]) -> No
 async def test_sandbox_spn2_captures_the_web_as_it_is(clean_sandbox: Sandbox) -> None:
     config = clean_sandbox.wayback.config
     settings = WaybackSettings(poll_interval=0.01, poll_deadline=5.0, cdx_interval=0.0)
-    async with make_client(Remapper.parse(clean_sandbox.remap_rules())) as http:
+    async with make_client(Remapper.parse(clean_sandbox.remap_rules()), allow_private=True) as http:
         client = WaybackClient(
             http, Keys(config.access_key, config.secret_key, "sandbox"), settings=settings
         )
