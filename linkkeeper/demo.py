@@ -30,6 +30,8 @@ from linkkeeper.models import Health
 from linkkeeper.nightly import NightlyOptions, NightResult
 from linkkeeper.report import Row
 from linkkeeper.sandbox import Sandbox, start_sandbox
+from linkkeeper.sandbox.discord import WEBHOOK_URL as DISCORD_WEBHOOK
+from linkkeeper.sandbox.discord import DiscordAPI, channel_html
 from linkkeeper.sandbox.github import HOST as GITHUB_HOST
 from linkkeeper.sandbox.github import REPO, TOKEN, GitHubAPI
 
@@ -54,8 +56,14 @@ OUTPUT_FILES = [
     ("Rolling issue text", "rolling-issue.md"),
     ("Job summary", "step-summary.md"),
     ("Commit message", "commit-message.txt"),
+    ("Discord channel", "discord-channel.html"),
     ("Ledger", "snapshots/"),
 ]
+
+
+# Discord lets a webhook make about 5 requests per 2 s; the sandbox webhook's bucket refills
+# every 0.1 s so the demo posts its nine weeks at once (the client obeys the bucket either way).
+SANDBOX_DISCORD_WINDOW = 0.1
 
 
 class DemoError(Exception):
@@ -96,8 +104,10 @@ def sandboxes() -> Iterator[tuple[Sandbox, Sandbox]]:
     web = start_sandbox()
     web.wayback.configure(captures_per_minute=int(SANDBOX_ARCHIVE["captures_per_minute"]))
     seed_history(web.wayback)  # years of captures of the readings that die, breakage included
+    discord = DiscordAPI(bucket_window=SANDBOX_DISCORD_WINDOW)
     try:
-        with Sandbox(GitHubAPI().hosts()) as github:
+        with Sandbox(GitHubAPI().hosts() + discord.hosts()) as github:  # + the Discord webhook
+            github.discord = discord
             yield web, github
     finally:
         web.stop()
@@ -118,10 +128,11 @@ def options_for(
         check=CheckOptions(
             readings=readings,
             snapshots=out / "snapshots",
-            remap=tuple(web.remap_rules()),
+            remap=(*web.remap_rules(), *github.remap_rules()),
             allow_private=True,
             hosts={"arxiv.org": HostOverride(interval=SANDBOX_CRAWL_DELAY)},
         ),
+        discord_webhook=DISCORD_WEBHOOK,
         site=out / "site",
         markdown=out / "READINGS.md",
         github_repo=REPO,
@@ -212,6 +223,7 @@ def main(keep: Path | None = None, readings: Path | None = None, nights: int = 3
     actions: list[str] = []
     result: NightResult | None = None
     with sandboxes() as (web, github):
+        post_weeks(curriculum, out, github, datetime.now(UTC) - timedelta(days=nights))
         if outside := uncovered_hosts(curriculum, web):
             click.secho(
                 f"  Online:     the sandbox does not imitate {', '.join(outside)}; those links "
@@ -234,6 +246,7 @@ def main(keep: Path | None = None, readings: Path | None = None, nights: int = 3
                 say=lambda line: click.echo(f"  {line}"),
             )
             actions.append(result.issue.action if result.issue else "none")
+        show_discord(github.discord, out)
     assert result is not None
     outcome = result.night.outcome
     click.secho("\nThe report of the last night", bold=True)
@@ -265,14 +278,80 @@ def main(keep: Path | None = None, readings: Path | None = None, nights: int = 3
     return 0
 
 
+def post_weeks(curriculum: Curriculum, out: Path, github: Sandbox, when: datetime) -> None:
+    """Post every week's Tuesday message to the sandbox channel, as ``week N --post`` does."""
+    from linkkeeper import discord
+    from linkkeeper.ledger import Ledger
+    from linkkeeper.publish import build
+    from linkkeeper.remap import Remapper
+
+    webhook = discord.Webhook.parse(DISCORD_WEBHOOK)
+    settings = discord.ClientSettings(allow_private=True)
+    remap = Remapper.parse(github.remap_rules())
+    with Ledger(out / "snapshots") as ledger:
+        site = build(curriculum, ledger)
+        weeks = [w for w in site.weeks if any(r.url for r in w.readings)]
+        for week in weeks:
+            work = discord.post_week(
+                week, webhook, out / "snapshots", settings=settings, remap=remap, now=when
+            )
+            discord.run(work)
+    from linkkeeper.discord import weeks_words
+
+    numbers = weeks_words([w.number for w in weeks if w.number is not None])
+    click.secho("\nTuesday", bold=True)
+    click.echo(
+        f"  discord: posted the Tuesday posts of {numbers} to the sandbox channel "
+        "through its webhook "
+        f"({len(github.discord.posted())} messages; ids in snapshots/_discord.json). "
+        f"Note: its bucket refills every {SANDBOX_DISCORD_WINDOW} s (Discord's: about 2 s)."
+    )
+
+
+def _quote(text: str, limit: int = 14) -> list[str]:
+    lines = text.splitlines()
+    shown = [f"    │ {line}" for line in lines[:limit]]
+    if len(lines) > limit:
+        shown.append(f"    │ … ({len(lines) - limit} more lines)")
+    return shown
+
+
+def show_discord(api: DiscordAPI, out: Path) -> None:
+    """The post as it went out, the same message healed in place, and the alert."""
+    from linkkeeper._atomic import atomic_write_text
+
+    messages = api.posted()
+    atomic_write_text(out / "discord-channel.html", channel_html(messages))
+    click.secho("\nDiscord (the sandbox channel)", bold=True)
+    healed = [m for m in messages if m.history]
+    alerts = [m for m in messages if m.content.startswith("🔴")]
+    if healed:
+        first = healed[0]
+        click.echo("  A Tuesday post as it went out:")
+        click.echo("\n".join(_quote(first.history[0])))
+        click.echo("  ...and the same message after the night its reading died (edited in place):")
+        click.echo("\n".join(_quote(first.content)))
+        click.echo(f"  {len(healed)} post(s) healed; unchanged posts were not touched.")
+    for alert in alerts:
+        click.echo("  The alert, posted once:")
+        click.echo("\n".join(_quote(alert.content)))
+    pinged = sum(m.pinged for m in messages)
+    previews = sum(bool(m.embeds) for m in messages)
+    click.echo(
+        f"  Pings: {pinged}; link previews: {previews} (allowed_mentions: parse nothing; "
+        "SUPPRESS_EMBEDS)."
+    )
+
+
 def serve(rules_file: Path | None = None) -> None:
     """``linkkeeper sandbox``: serve until Ctrl-C, printing how to point linkkeeper at it."""
     from linkkeeper._atomic import atomic_write_text
 
     with sandboxes() as (web, github):
         rules = web.remap_rules()
-        click.secho(f"Sandbox running on 127.0.0.1 ({len(web.hosts)} hosts). Ctrl-C to stop.",
-                    bold=True)  # fmt: skip
+        click.secho(
+            f"Sandbox running on 127.0.0.1 ({len(web.hosts)} hosts). Ctrl-C to stop.", bold=True
+        )
         click.echo("\nRemap rules (one --remap each; LINKKEEPER_REMAP takes them one per line):")
         for rule in rules:
             click.echo(f"  {rule}")

@@ -483,6 +483,14 @@ def update_line(day: date, words: list[str]) -> str:
     return f"-# ✏️ updated {human_date(day)}" + (f": {what}" if what else "")
 
 
+def weeks_words(numbers: list[int]) -> str:
+    """``week 2``, ``weeks 2 and 3``, ``weeks 1, 2 and 5``."""
+    words = [str(n) for n in numbers]
+    if len(words) == 1:
+        return f"week {words[0]}"
+    return f"weeks {', '.join(words[:-1])} and {words[-1]}"
+
+
 def _weeks_of(site: SiteView) -> dict[str, list[str]]:
     where: dict[str, list[str]] = {}
     for section in site.weeks:
@@ -515,11 +523,8 @@ def alert_text(news: list[ReadingView], site: SiteView, day: date, healed: Itera
         lines.append(" · ".join(parts))
     weeks = sorted(set(healed))
     if weeks:
-        said = ", ".join(str(n) for n in weeks)
-        lines.append(
-            f"-# The post{'s' if len(weeks) > 1 else ''} of week {said} now link the "
-            "archived copies."
-        )
+        verb = "now link" if len(weeks) > 1 else "now links"
+        lines.append(f"-# The Tuesday post of {weeks_words(weeks)} {verb} the archived copies.")
     return neutralise_mentions("\n".join(lines))
 
 
@@ -701,7 +706,7 @@ async def heal_and_alert(
         ledger.save()
     done = []
     if report.edited:
-        done.append(f"healed the post of week {', '.join(map(str, report.edited))}")
+        done.append(f"healed the post of {weeks_words(report.edited)}")
     if report.alerted:
         done.append(f"alerted {len(report.alerted)} newly dead")
     if not done and not problems:

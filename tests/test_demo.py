@@ -46,6 +46,17 @@ def test_demo_runs_from_any_folder_and_leaves_it_alone(tmp_path: Path) -> None:
     assert "<br>`▁▁▁`" in issue  # the dead readings' recent nights
     for _, name in (("site", "site/index.html"), ("issue", "rolling-issue.md")):
         assert str(out / name) in text  # tells the newcomer where to look
+    # Discord: the Tuesday posts went out, the dead readings' posts were healed in place on
+    # the night they died, one alert was posted, and nobody was pinged
+    assert "discord: posted the Tuesday posts of weeks 1," in text
+    assert "discord: healed the post of weeks 2 and 3; alerted 2 newly dead" in text
+    assert "(edited in place)" in text and "-# ✏️ updated" in text
+    assert "The alert, posted once:" in text and "🔴 **2 readings died**" in text
+    assert "Pings: 0; link previews: 0" in text
+    channel = (out / "discord-channel.html").read_text(encoding="utf-8")
+    assert channel.count('class="msg"') == 9 and channel.count("(edited)") == 2
+    record = (out / "snapshots" / "_discord.json").read_text(encoding="utf-8")
+    assert '"alerted"' in record and "sbxTOKEN" not in record
     assert sorted(p.name for p in (here / "snapshots").iterdir()) == [".gitkeep"]
     assert sorted(p.name for p in here.iterdir()) == ["snapshots"]
 

@@ -191,6 +191,7 @@ class Sandbox:
         self._silent: set[Any] = set()  # blackhole connections, aborted on stop
         self._held: list[socket.socket] = []  # bound, never listening: refused ports
         self.wayback: Any = None  # the WaybackMachine state, when one is served
+        self.discord: Any = None  # the DiscordAPI state, when one is served
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Self:

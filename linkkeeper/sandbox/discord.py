@@ -377,3 +377,64 @@ def _form_error(name: str, code: str, message: str) -> web.Response:
         "errors": {name: {"_errors": [{"code": code, "message": message}]}},
     }
     return _json(body, 400)
+
+
+# -- what the channel looks like ----------------------------------------------------------------
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_URL = re.compile(r"&lt;(https?://\S+?)&gt;|(https?://[^\s<]+)")
+_ESCAPED = re.compile(r"\\([\\`*_\[\]<>|~])")
+
+
+def _inline(line: str) -> str:
+    from html import escape
+
+    text = escape(_ESCAPED.sub(r"\1", line), quote=False)
+    text = _BOLD.sub(r"<strong>\1</strong>", text)
+    return _URL.sub(lambda m: f'<a href="{m[1] or m[2]}">{m[1] or m[2]}</a>', text)
+
+
+def message_html(message: Message) -> str:
+    """One message as Discord lays it out: bold, links, bullets, quotes, ``-#`` subtext."""
+    blocks = []
+    for line in message.content.split("\n"):
+        if line.startswith("-# "):
+            blocks.append(f'<div class="sub">{_inline(line[3:])}</div>')
+        elif line.startswith("- "):
+            blocks.append(f'<div class="li">• {_inline(line[2:])}</div>')
+        elif line.startswith("> "):
+            blocks.append(f'<div class="quote">{_inline(line[2:])}</div>')
+        elif line.strip():
+            blocks.append(f"<div>{_inline(line)}</div>")
+        else:
+            blocks.append('<div class="gap"></div>')
+    edited = ' <span class="edited">(edited)</span>' if message.edited_timestamp else ""
+    when = message.timestamp.strftime("%d/%m/%Y %H:%M")
+    return (
+        '<div class="msg"><div class="avatar">lk</div><div class="body">'
+        f'<div class="head"><b>linkkeeper</b> <span class="app">APP</span> '
+        f'<span class="when">{when}</span></div>{"".join(blocks)}{edited}</div></div>'
+    )
+
+
+def channel_html(messages: list[Message], channel: str = "ai-workshop") -> str:
+    """A static page showing ``messages`` as the channel shows them (for screenshots and the
+    demo's output folder; no script, nothing loaded from elsewhere)."""
+    style = (
+        "body{margin:0;background:#313338;color:#dbdee1;font:15px/1.375 'gg sans','Noto Sans',"
+        "'Helvetica Neue',Helvetica,Arial,sans-serif}.top{padding:12px 16px;border-bottom:1px "
+        "solid #1f2023;color:#f2f3f5;font-weight:600}.top span{color:#80848e;margin-right:6px}"
+        ".msg{display:flex;gap:16px;padding:8px 16px 8px 16px}.avatar{flex:0 0 40px;height:40px;"
+        "border-radius:50%;background:#5865f2;color:#fff;display:flex;align-items:center;"
+        "justify-content:center;font-weight:700}.body{min-width:0;overflow-wrap:anywhere}"
+        ".head b{color:#f2f3f5}.app{background:#5865f2;color:#fff;font-size:10px;border-radius:3px;"
+        "padding:1px 4px;vertical-align:1px}.when{color:#949ba4;font-size:12px;margin-left:4px}"
+        "a{color:#00a8fc;text-decoration:none}.sub{color:#949ba4;font-size:13px}.li{padding-left:4px}"
+        ".quote{border-left:4px solid #4e5058;padding-left:12px}.gap{height:8px}"
+        ".edited{color:#949ba4;font-size:11px}strong{color:#f2f3f5}"
+    )
+    body = "".join(message_html(m) for m in messages if not m.deleted)
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" '
+        f'content="width=device-width, initial-scale=1"><title>#{channel}</title><style>{style}'
+        f'</style></head><body><div class="top"><span>#</span>{channel}</div>{body}</body></html>\n'
+    )
