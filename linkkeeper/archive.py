@@ -34,6 +34,7 @@ import click
 
 from linkkeeper.health import HealthPolicy, format_time, parse_time
 from linkkeeper.iakeys import KEYS_HELP, Keys
+from linkkeeper.interrupt import interruptible
 from linkkeeper.ledger import Ledger, Record
 from linkkeeper.links import pick_capture
 from linkkeeper.models import Reading
@@ -855,7 +856,9 @@ def main(
                     on_done=on_done,
                 )
 
-            outcome = asyncio.run(run_archive(make_run, selected, options, remapper, keys, clock))
+            outcome = asyncio.run(
+                interruptible(run_archive(make_run, selected, options, remapper, keys, clock))
+            )
     except LedgerError as exc:  # LedgerLocked included
         raise ArchiveUsageError(str(exc)) from None
     except KeyboardInterrupt:

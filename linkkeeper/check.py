@@ -42,6 +42,7 @@ from linkkeeper._atomic import atomic_write_text
 from linkkeeper.config import HostOverride
 from linkkeeper.drift import annotate_row as annotate_drift
 from linkkeeper.health import HealthPolicy, needs_check
+from linkkeeper.interrupt import interruptible
 from linkkeeper.links import annotate_row as annotate_archive
 from linkkeeper.models import CheckResult, Reading, Verdict
 from linkkeeper.report import Outcome, Row, has_findings, print_rich, render
@@ -654,7 +655,9 @@ def main(
                 advance()
 
             run = CheckRun(ledger, options.max_age, options.force, clock, on_row)
-            outcome = asyncio.run(run_with_options(run, readings, selected, options, remapper))
+            outcome = asyncio.run(
+                interruptible(run_with_options(run, readings, selected, options, remapper))
+            )
     except LedgerError as exc:  # LedgerLocked included
         raise CheckUsageError(str(exc)) from None
     except KeyboardInterrupt:

@@ -23,6 +23,7 @@ import click
 
 from linkkeeper.check import EXIT_DAMAGED, CheckOptions, report_damage
 from linkkeeper.github import DEFAULT_API, GitHubError, IssueResult, update_rolling_issue
+from linkkeeper.interrupt import interruptible
 from linkkeeper.report import Outcome, Row, has_findings, summary_line
 from linkkeeper.summary import (
     Night,
@@ -123,7 +124,9 @@ def run_check(
     try:
         with Ledger(options.snapshots, clock=clock, policy=options.policy) as ledger:
             run = CheckRun(ledger, options.max_age, options.force, clock, on_row)
-            return asyncio.run(run_with_options(run, readings, readings, options, remapper))
+            return asyncio.run(
+                interruptible(run_with_options(run, readings, readings, options, remapper))
+            )
     except LedgerError as exc:
         raise NightlyError(str(exc)) from None
 
@@ -165,7 +168,7 @@ def _archive(
             remapper = Remapper.parse(check.remap)
             work = run_archive(make_run, curriculum.readings(), archive, remapper,
                                options.ia_keys, clock)  # fmt: skip
-            outcome = asyncio.run(work)
+            outcome = asyncio.run(interruptible(work))
         except ArchiveUsageError as exc:
             return StageNote("archive", "failed", str(exc))
     new = sum(
