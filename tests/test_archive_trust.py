@@ -146,7 +146,8 @@ def project(tmp_path: Path, clean_sandbox: Sandbox) -> dict[str, Any]:
         replays.append([r.path for r in clean_sandbox.requests.matching(WEB, "/web/")])
         saves.append([r.body for r in clean_sandbox.requests.matching(WEB, "/save", "POST")])
     return {"root": tmp_path, "readings": readings, "bad": bad, "results": results,
-            "replays": replays, "saves": saves}  # fmt: skip
+            "replays": replays, "saves": saves,
+            "remap": [f"--remap={rule}" for rule in clean_sandbox.remap_rules()]}  # fmt: skip
 
 
 def cli_run(project: dict[str, Any], *args: str) -> Result:
@@ -195,7 +196,10 @@ def test_a_reading_with_only_bad_captures_says_so_everywhere(project: dict[str, 
     assert "soft 404" in opened.stderr  # which capture was not offered, and why
     shown = cli_run(project, "show", rid).stdout
     assert "Archived copy offered: none (no good archived copy: find a new source)" in shown
-    report = cli_run(project, "check", "--format", "text", "--allow-private", "--fail-on", "never")
+    report = cli_run(
+        project, "check", "--format", "text", "--allow-private", "--fail-on", "never",
+        *project["remap"],
+    )  # fmt: skip
     block = report.stdout.split(f"  {rid} ", 1)[1].split("\n  ", 2)[:2]
     assert "no good archived copy: find a new source" in " ".join(block)
 
