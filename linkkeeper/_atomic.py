@@ -48,13 +48,18 @@ def fsync_dir(folder: Path) -> None:
         os.close(dir_fd)
 
 
-def atomic_write_many(items: list[tuple[Path, bytes, int]]) -> list[os.stat_result]:
+def atomic_write_many(
+    items: list[tuple[Path, bytes, int]], *, durable: bool = True
+) -> list[os.stat_result]:
     """Write several ``(path, data, mode)`` files atomically as one group commit; returns each
     new file's stat. Every temp file is written first, then each is fsynced (the first fsync
     commits the journal for all of them, so the rest are cheap), then each is renamed into
     place, in order: every file's data is still on disk before its rename. The folder fsync
     is left to the caller (:func:`fsync_dir`). On failure, the files renamed so far stay (each
     whole), the others keep their old version, and no temp file is left behind.
+
+    ``durable=False`` skips the fsyncs: the caller has made the data durable elsewhere (the
+    ledger's journal, :mod:`linkkeeper._journal`). Each file is still whole or old, never half.
 
     Few system calls and little Python between them: a thread running this hardly competes
     with an event loop for the GIL."""
@@ -68,7 +73,7 @@ def atomic_write_many(items: list[tuple[Path, bytes, int]]) -> list[os.stat_resu
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-        for fd, _ in temps:
+        for fd, _ in temps if durable else ():
             os.fsync(fd)
         for (fd, tmp), (path, _, _) in zip(temps, items, strict=True):
             stat = os.fstat(fd)
