@@ -37,12 +37,12 @@ import httpx
 from aiohttp.abc import AbstractResolver
 from httpx_aiohttp import AiohttpTransport
 
-from linkkeeper import __version__
+from linkkeeper import __version__, textsafe
 from linkkeeper.config import HostOverride
 from linkkeeper.models import FetchResult
 from linkkeeper.netsafety import GuardedResolver, PrivateAddressRefused, literal_refusal
 from linkkeeper.politeness import HostPolicy, HostScheduler
-from linkkeeper.remap import Remapper, RemapTransport
+from linkkeeper.remap import Remapper, RemapTransport, in_original_space
 
 CONTACT = "https://github.com/ai-workshop/linkkeeper"
 
@@ -78,6 +78,7 @@ RETRY_ERRORS = frozenset({"timeout", "reset"})
 # HEAD failures a GET would only repeat: no fallback for these.
 FINAL_ERRORS = frozenset({"dns", "connect", "tls", "private-address", "invalid-url"})
 ROBOTS_MAX_BODY = 512 * 1024
+DETAIL_MAX = 500  # characters of an error's own words kept in a reason
 NOT_MODIFIED = 304
 UNASKED_304 = (
     "304 Not Modified answering a request that carried no validators (If-None-Match, "
@@ -514,7 +515,9 @@ class Fetcher:
                 current = current.join(location)
             except (httpx.InvalidURL, UnicodeError) as exc:
                 hop.error = "bad-redirect"
-                hop.error_detail = f"{current_text} redirects to {location!r}: {exc}"
+                hop.error_detail = textsafe.plain(
+                    f"{current_text} redirects to {location!r}: {exc}", DETAIL_MAX
+                )
                 return hop
             if current.scheme not in ("http", "https") or not current.host:
                 hop.error = "redirect-not-web"
@@ -637,7 +640,8 @@ class Fetcher:
                     f"no complete answer within {limit:.3g} s ({len(body)} body bytes received)"
                 )
             except NETWORK_ERRORS as exc:
-                result.error, result.error_detail = classify(exc)
+                result.error, detail = classify(exc)
+                result.error_detail = self._plain_detail(detail, url_text)
         result.body = bytes(body)
         self._adapt(host, result)
         return result
@@ -664,6 +668,12 @@ class Fetcher:
             if cut:
                 return True
         return False
+
+    def _plain_detail(self, detail: str, url_text: str) -> str:
+        """An error's words as a reason: in the real URL space (not the remapped socket
+        address), one line of plain text (aiohttp quotes raw header bytes from the server)."""
+        target = self.remap.apply(url_text) if self.remap is not None else url_text
+        return textsafe.plain(in_original_space(detail, url_text, target), DETAIL_MAX)
 
     def _adapt(self, host: str, result: FetchResult) -> None:
         """Feed the answer back to the scheduler: 429/503 slow the host, success relaxes it."""

@@ -34,9 +34,10 @@ import httpx
 from aiohttp.abc import AbstractResolver
 from httpx_aiohttp import AiohttpTransport
 
+from linkkeeper import textsafe
 from linkkeeper.fetcher import _Inflater
 from linkkeeper.netsafety import GuardedResolver, PrivateAddressRefused, is_public, literal_refusal
-from linkkeeper.remap import Remapper, RemapTransport
+from linkkeeper.remap import Remapper, RemapTransport, in_original_space
 
 API_MAX_BODY = 8 * 1024 * 1024  # decoded bytes of one API answer (CDX asks for 1 row)
 API_TOTAL_TIMEOUT = 60.0  # seconds for one request, headers and body
@@ -63,12 +64,9 @@ def _private_cause(exc: BaseException) -> PrivateAddressRefused | None:
 
 
 def _reworded(exc: httpx.HTTPError, request: httpx.Request, target: httpx.URL) -> httpx.HTTPError:
-    """The same error in the original URL space: no remapped address in its words."""
-    text = str(exc)
-    if target != request.url:
-        text = text.replace(str(target), str(request.url))
-        sockname = f"{target.host}:{target.port}" if target.port else target.host
-        text = text.replace(sockname, request.url.netloc.decode("ascii"))
+    """The same error in the original URL space, as plain text: no remapped address, no raw
+    bytes a server sent."""
+    text = textsafe.plain(in_original_space(str(exc), str(request.url), str(target)), 500)
     try:
         return type(exc)(text, request=request)  # type: ignore[call-arg]
     except TypeError:

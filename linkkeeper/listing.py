@@ -11,6 +11,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from linkkeeper import textsafe
 from linkkeeper.curriculum import Comment, Curriculum, Group
 from linkkeeper.models import Reading
 
@@ -21,6 +22,8 @@ def _reading(reading: Reading, titles: Mapping[str, str]) -> dict[str, Any]:
     title, source = reading.title, "curriculum" if reading.title else None
     if not title and titles.get(reading.id):
         title, source = titles[reading.id], "ledger"
+    if title:  # printed to a terminal: no escape sequences, whoever wrote it
+        title = textsafe.title(title)
     return {
         "id": reading.id,
         "title": title,

@@ -30,7 +30,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from linkkeeper import drift, htmltree
+from linkkeeper import drift, htmltree, textsafe
 from linkkeeper.health import format_time, parse_time
 from linkkeeper.htmltree import Element
 from linkkeeper.models import FetchResult, Verdict
@@ -410,9 +410,19 @@ def _same(old: dict[str, Field], new: dict[str, Field]) -> bool:
     return True
 
 
+def _plain_field(name: str, value: Field) -> Field:
+    if not isinstance(value, dict) or "value" not in value:
+        return value
+    limit = textsafe.TITLE_MAX if name == "title" else textsafe.TEXT_MAX
+    return {**value, "value": textsafe.plain_tree(value["value"], limit)}
+
+
 def store(record: Record, url: str | None, fields: dict[str, Field], live: bool,
           now: datetime) -> bool:  # fmt: skip
-    """Fold fields into the record's ``metadata`` section; True when it changed."""
+    """Fold fields into the record's ``metadata`` section; True when it changed. Values are
+    stored as plain text (no control characters or terminal escapes; a title at most
+    :data:`~linkkeeper.textsafe.TITLE_MAX` characters): a page wrote them."""
+    fields = {name: _plain_field(name, value) for name, value in fields.items()}
     section = record.data.get("metadata")
     old = section if isinstance(section, dict) and section.get("url") == url else {}
     old_fields = {k: v for k, v in old.items() if isinstance(v, dict)}
@@ -546,7 +556,7 @@ def fetched_title(record: Record | None) -> str | None:
         return None
     title = section.get("title")
     value = title.get("value") if isinstance(title, dict) else None
-    return value if isinstance(value, str) and value.strip() else None
+    return textsafe.title(value) or None if isinstance(value, str) else None
 
 
 def titles_from_ledger(ledger: Ledger | Path | str) -> dict[str, str]:

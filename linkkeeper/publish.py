@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 import jinja2
 
-from linkkeeper import nights
+from linkkeeper import nights, textsafe
 from linkkeeper._atomic import atomic_write_text
 from linkkeeper.curriculum import Comment, Curriculum, Group, Week
 from linkkeeper.health import format_time, parse_time
@@ -179,13 +179,13 @@ def _byline(record: Record | None, url: str | None) -> str | None:
     authors = _field(record, "metadata", "authors")
     if isinstance(authors, str):
         authors = [authors]
-    if isinstance(authors, list) and (names := [str(a).strip() for a in authors if a]):
+    if isinstance(authors, list) and (names := [textsafe.title(a) for a in authors if a]):
         if len(names) > 3:
             return f"{names[0]} et al."
         return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
     site = _field(record, "metadata", "site")
-    if isinstance(site, str) and site.strip():
-        return site.strip()
+    if isinstance(site, str) and (site := textsafe.title(site)):
+        return site
     return _host(url) if url else None
 
 
@@ -198,8 +198,8 @@ def _title(reading: Reading, record: Record | None) -> tuple[str, str]:
     if reading.title:
         return reading.title, "curriculum"
     fetched = _field(record, "metadata", "title")
-    if isinstance(fetched, str) and fetched.strip():
-        return fetched.strip(), "page"
+    if isinstance(fetched, str) and (fetched := textsafe.title(fetched)):
+        return fetched, "page"
     if reading.url:
         parts = urlsplit(reading.url)
         return _host(reading.url) + parts.path.rstrip("/"), "url"

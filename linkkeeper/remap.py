@@ -126,3 +126,26 @@ class RemapTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+_URL_REPR = re.compile(r",?\s*url=(?:URL\()?'[^']*'\)?")  # aiohttp: ", url='http://127.0.0.1:…'"
+
+
+def in_original_space(text: str, original: str, target: str) -> str:
+    """An error message about ``target`` (the remapped address connected to) reworded about
+    ``original``: reasons, ledgers and pages never show the socket address a rule chose."""
+    text = _URL_REPR.sub("", text)
+    if target == original:
+        return text
+    try:
+        real, remapped = httpx.URL(original), httpx.URL(target)
+    except (httpx.InvalidURL, UnicodeError):
+        return text
+    text = text.replace(target, original)
+    if remapped.host and remapped.host != real.host:
+        netloc = real.netloc.decode("ascii", "replace")
+        if remapped.port is not None:
+            text = text.replace(f"{remapped.host}:{remapped.port}", netloc)
+            text = text.replace(f"'{remapped.host}', {remapped.port}", repr(real.host))
+        text = text.replace(remapped.host, real.host)
+    return text

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from linkkeeper import textsafe
 from linkkeeper.health import format_time
 from linkkeeper.models import CheckResult, Health, Reading, Verdict
 
@@ -211,7 +212,7 @@ def render_text(outcome: Outcome) -> str:
         lines.append(f"{ACTION_TITLES[action]} ({len(rows)}):")
         for row in rows:
             lines.append(f"  {row.reading.id} [{_verdict_label(row)}] {row.result.url}")
-            lines.append(f"      {_advice(row)}")
+            lines.append(f"      {textsafe.plain(_advice(row), None)}")
         lines.append("")
     if not outcome.attention() and not outcome.notice:
         lines.append("All links need nothing.")
@@ -237,7 +238,7 @@ def print_rich(outcome: Outcome, console: Any) -> None:
             table.add_row(
                 f"[bold]{escape(row.reading.id)}[/] ({where})\n[dim]{url}[/]",
                 escape(_verdict_label(row)),
-                escape(_advice(row)),
+                escape(textsafe.plain(_advice(row), None)),
             )
         console.print(table)
     if not outcome.attention() and not outcome.notice:
@@ -282,7 +283,8 @@ def render_json(outcome: Outcome) -> str:
 
 # -- markdown -------------------------------------------------------------------------------
 def _cell(text: str | None) -> str:
-    return (text or "").replace("|", "\\|").replace("\n", " ")
+    """Table-cell text: pages, archive answers and errors wrote some of it (see textsafe)."""
+    return textsafe.md_text(text or "")
 
 
 def render_markdown(outcome: Outcome) -> str:
@@ -306,7 +308,7 @@ def render_markdown(outcome: Outcome) -> str:
         lines += ["| reading | verdict | what we saw / what to do |", "|---|---|---|"]
         for row in rows:
             name = _cell(row.reading.title or row.reading.id)
-            link = f"[{name}]({row.result.url})" if row.result.url else name
+            link = f"[{name}]({textsafe.md_url(row.result.url)})" if row.result.url else name
             lines.append(
                 f"| {link}<br>`{row.reading.id}` | {_cell(_verdict_label(row))} | "
                 f"{_cell(_advice(row))} |"
@@ -351,7 +353,7 @@ def render_github(outcome: Outcome, readings_file: str = "readings.yaml") -> str
                 props.append(f"line={row.reading.line}")
             assert row.action is not None
             props.append(f"title={_escape_property(f'{row.reading.id}: {row.action}')}")
-            message = f"{_verdict_label(row)}: {result.url}: {_advice(row)}"
+            message = textsafe.plain_lines(f"{_verdict_label(row)}: {result.url}: {_advice(row)}")
             lines.append(f"::{level} {','.join(props)}::{_escape_data(message)}")
     lines.append(summary_line(outcome))
     return "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from linkkeeper import textsafe
 from linkkeeper.ledger import Record
 from linkkeeper.models import Reading
 
@@ -198,6 +199,7 @@ def _night_lines(raw: list[Any]) -> list[str]:
 
 
 def render_text(document: dict[str, Any], checks: int = 10) -> str:
+    document = textsafe.plain_tree(document, None)  # for a terminal: no escape sequences
     reading = document["reading"]
     health = document["health"] or {}
     lines = []

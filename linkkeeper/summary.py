@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from linkkeeper import textsafe
 from linkkeeper.health import format_day
 from linkkeeper.links import NO_GOOD_COPY
 from linkkeeper.models import Health, Verdict
@@ -90,7 +91,8 @@ def counts(outcome: Outcome) -> dict[str, int]:
 
 # -- the rolling issue ------------------------------------------------------------------------
 def _cell(text: str | None) -> str:
-    return (text or "").replace("|", "\\|").replace("\n", " ").strip()
+    """Issue text from pages and archive answers: inert Markdown (see textsafe)."""
+    return textsafe.md_text(text or "")
 
 
 def _archive_link(url: str | None, broken: bool = False) -> str:
@@ -98,7 +100,7 @@ def _archive_link(url: str | None, broken: bool = False) -> str:
         return NO_GOOD_COPY if broken else "none yet"
     match = _WAYBACK_TS.search(url)
     label = "-".join(match.groups()) if match else "archived copy"
-    return f"[{label}]({url})"
+    return f"[{label}]({textsafe.md_url(url)})"
 
 
 def _broken(row: Row) -> bool:
@@ -108,7 +110,7 @@ def _broken(row: Row) -> bool:
 
 def _reading_cell(row: Row) -> str:
     name = _cell(row.reading.title or row.reading.id)
-    link = f"[{name}]({row.result.url})" if row.result.url else name
+    link = f"[{name}]({textsafe.md_url(row.result.url)})" if row.result.url else name
     week = f"week {row.reading.week}" if row.reading.week else "backlog"
     return f"{link}<br>`{row.reading.id}`, {week}"
 
@@ -158,7 +160,7 @@ def issue_body(
             lines.append(
                 f"| {_reading_cell(row)} | {day} | "
                 f"{_cell(row.result.reason)} | {_archive_link(row.archive_url, _broken(row))} | "
-                f"{f'<{suggestion}>' if suggestion else ''} |"
+                f"{f'<{textsafe.md_url(suggestion)}>' if suggestion else ''} |"
             )
         lines.append("")
     if any(nights.get(row.reading.id) for rows in groups.values() for row in rows):
