@@ -33,6 +33,7 @@ THRESHOLD = 1.0  # total weight that makes a 200 page a soft 404
 SHORT_PAGE_WORDS = 250  # visible words below which a not-found heading is telling
 MAX_PARSE_BYTES = FetchResult.PARSE_LIMIT  # never parse more than this of a body
 PROBE_SIMILARITY = 0.8  # probe and page this alike (0..1): our page may be the not-found page
+APP_SHELL_WORDS = 20  # fewer visible words, and scripts: a single-page app's shell
 SAME_PAGE = 0.95  # this alike (echoed URLs left out): the very page a made-up path gets
 PROBE_PREFIX = "linkkeeper-probe-"
 
@@ -329,7 +330,7 @@ LANGUAGE_ROOT = re.compile(r"^/([a-z]{2})(?:[-_][a-z]{2})?/?$", re.IGNORECASE)
 TRACKING_KEYS = frozenset({"ref", "source", "src", "from", "fbclid", "gclid", "mc_cid", "mc_eid"})
 SEARCH_KEYS = frozenset({"s", "q", "query", "search", "keyword", "keywords", "term", "searchterm"})
 SEARCH_PATH = re.compile(
-    r"(?:^|/)(?:search|suche|recherche|buscar|busca|cerca|zoeken|szukaj|poisk|find)"
+    r"(?:^|/)(?:search|suche|recherche|buscar|busca|cerca|zoeken|szukaj|poisk)"
     r"(?:/|\.[a-z]{2,5}|$)",
     re.IGNORECASE,
 )
@@ -567,8 +568,12 @@ def probe_signal(
     if probe.status is None or probe.error is not None:
         return None
     html_pair = is_html(page) and is_html(probe) and bool(probe.body.strip())
+    shell = False
+    if html_pair and page.body.strip():
+        ours = page_text(page)
+        shell = ours.words < APP_SHELL_WORDS and ours.has_scripts
     if probe.status in (404, 410):
-        if html_pair and page.body.strip():
+        if html_pair and page.body.strip() and not shell:
             ratio = similarity(page_text(page), page_text(probe), _echoes(requested, probe))
             if ratio >= SAME_PAGE:
                 detail = (
@@ -588,6 +593,8 @@ def probe_signal(
         return Signal("same-as-probe", 1.0, detail)
     if not html_pair:
         return None
+    if shell:
+        return None  # an app's shell, the same for every path: its script shows the content
     ratio = similarity(page_text(page), page_text(probe), _echoes(requested, probe))
     if ratio >= SAME_PAGE:
         detail = f"a made-up path on this site gets the same page ({ratio:.0%} alike)"

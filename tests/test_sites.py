@@ -220,6 +220,7 @@ TABLE = [
     Row("https://thai.example/article/live", OK, "200"),
     Row("https://home.example/", OK, "200"),
     Row("https://home.example/blog/2021/a-post", BROKEN, "made-up path"),
+    Row("https://app.example/reading/42", OK, "200"),  # an app's shell: its script decides
     Row("https://refused.example/article", BROKEN, "connection refused"),
 ]
 
@@ -332,7 +333,7 @@ def test_soft_404_probe_stays_on_the_same_host_and_folder(
     assert probes, "the soft.example page should have been probed"
     # short or redirected deep pages are probed too (not-found pages are short)
     hosts = {"soft.example", "blog.example", "www.nature.com", "trouble.example"}
-    hosts |= {"news.example", "thai.example", "home.example"}
+    hosts |= {"news.example", "thai.example", "home.example", "app.example"}
     assert {r.host for r in probes} <= hosts
     # one probe per folder and run, shared by every reading in it
     asked = [r for r in probes if "/linkkeeper-probe-" in r.path.split("?")[0]]

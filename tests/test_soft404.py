@@ -248,6 +248,7 @@ def spellings(items: object) -> list[str]:
     ("pattern", "keys"),
     [
         (soft404.STRONG_PHRASES, soft404.STRONG_KEYS),
+        (soft404.INTL_PHRASES, soft404.INTL_KEYS),
         (soft404.WEAK_PHRASES, soft404.WEAK_KEYS),
         (soft404.PARKED_MARKERS, soft404.PARKED_KEYS),
         (generic.CHALLENGE_ON_200, generic.CHALLENGE_ON_200_KEYS),
@@ -261,3 +262,154 @@ def test_every_phrase_contains_one_of_its_keys(pattern: re.Pattern[str], keys: t
     for phrase in phrases:
         assert any(key in phrase.lower() for key in keys), phrase
         assert soft404.mentions(f"Well: {phrase.upper()}.", pattern, keys), phrase
+
+
+# -- round two (issue 17): home, search and sign-in pages; in-page redirects; fingerprints ------
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://news.example/",
+        "https://news.example",
+        "https://news.example/?utm_source=feed&utm_medium=rss",
+        "https://news.example/#top",
+        "https://news.example/index.html",
+        "https://news.example/index.php?ref=old",
+        "https://news.example/en/",
+        "https://news.example/de-ch/index.html",
+        "https://news.example/home",
+    ],
+)
+def test_home_pages_are_seen_through_queries_fragments_index_files_and_languages(url: str) -> None:
+    assert soft404.is_home_url(url) and not soft404.is_deep(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://news.example/?p=123",  # a WordPress post by id
+        "https://news.example/ai/",  # a section that is no language
+        "https://news.example/en/world/story",
+        "https://news.example/blog/index.html",
+    ],
+)
+def test_deep_pages_are_not_home_pages(url: str) -> None:
+    assert not soft404.is_home_url(url) and soft404.is_deep(url)
+
+
+def test_search_and_sign_in_pages() -> None:
+    for url in ("https://n.example/search?q=x", "https://n.example/?s=slug",
+                "https://n.example/de/suche/", "https://n.example/search.php?query=a"):  # fmt: skip
+        assert soft404.is_search_url(url) and soft404.is_generic_url(url), url
+    for url in ("https://n.example/login?next=/a", "https://n.example/users/sign_in",
+                "https://n.example/wp-login.php", "https://n.example/account/login"):  # fmt: skip
+        assert soft404.is_sign_in_url(url) and soft404.is_generic_url(url), url
+    for url in ("https://n.example/research/paper", "https://n.example/2020/searching-well",
+                "https://n.example/blog/authors/ann"):  # fmt: skip
+        assert not soft404.is_generic_url(url), url
+
+
+def test_no_permanent_redirect_target_is_a_home_search_or_sign_in_page() -> None:
+    url = "https://n.example/2019/05/story"
+    for target in ("https://n.example/", "https://n.example/search?q=story",
+                   "https://n.example/login?next=x", "https://n.example/en/"):  # fmt: skip
+        assert generic.permanent_target(url, [(301, target)]) is None, target
+    assert generic.permanent_target(url, [(301, "https://n.example/posts/story")]) is not None
+
+
+@pytest.mark.parametrize(
+    ("markup", "target", "how"),
+    [
+        ('<meta http-equiv="refresh" content="0; url=/">', "https://b.example/", "meta refresh"),
+        (
+            "<META CONTENT='5;URL=/404.html' HTTP-EQUIV='Refresh'>",
+            "https://b.example/404.html",
+            "meta refresh",
+        ),
+        (
+            "<meta http-equiv=refresh content=\"0;url='https://b.example/?s=x'\">",
+            "https://b.example/?s=x",
+            "meta refresh",
+        ),
+        ('<script>window.location.href = "/";</script>', "https://b.example/", "script"),
+        (
+            "<script>\n  location.replace('/not-found');\n</script>",
+            "https://b.example/not-found",
+            "script",
+        ),
+        ('<script>document.location="/"</script>', "https://b.example/", "script"),
+    ],
+)
+def test_inpage_redirects_are_read(markup: str, target: str, how: str) -> None:
+    page = html_page(f"<html><head>{markup}</head><body><p>Moving on</p></body></html>",
+                     url="https://b.example/a/story")  # fmt: skip
+    assert soft404.inpage_redirect(page) == (target, how)
+    report = soft404.assess(page.url, page)
+    assert report.is_soft404, report.explain()
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        '<meta http-equiv="refresh" content="300">',  # a live blog reloading itself
+        '<meta http-equiv="refresh" content="0; url=/posts/new-home-of-story">',
+        "<script>if (!ok) { window.location.href = '/'; }</script>",
+        "<script>var home = '/'; track(window.location.href);</script>",
+    ],
+)
+def test_harmless_refreshes_and_scripts_do_not_condemn(markup: str) -> None:
+    page = html_page(f"<html><head>{markup}<title>A story</title></head><p>{ARTICLE_WORDS}</p>",
+                     url="https://b.example/a/story")  # fmt: skip
+    assert not soft404.assess(page.url, page).is_soft404
+
+
+@pytest.mark.parametrize(
+    "title", ["Seite nicht gefunden", "Page introuvable", "Página no encontrada",
+              "Pagina non trovata", "ページが見つかりません", "页面不存在", "Страница не найдена",
+              "Pagina niet gevonden", "Sayfa bulunamadı", "Nie znaleziono strony"],
+)  # fmt: skip
+def test_not_found_titles_in_other_languages_condemn_short_pages(title: str) -> None:
+    page = html_page(f"<html><title>{title}</title><h1>:(</h1><p>—</p></html>")
+    assert not soft404.quick_clean(page)
+    assert soft404.assess(page.url, page).is_soft404
+
+
+def test_a_long_article_mentioning_a_foreign_phrase_stays_clean() -> None:
+    body = f"<title>Leselisten</title><h1>Leselisten</h1><p>{ARTICLE_WORDS} nicht gefunden</p>"
+    assert soft404.assess("https://b.example/de/x", html_page(body)).signals == []
+
+
+def test_same_page_as_a_made_up_path_is_gone_once_echoed_urls_are_left_out() -> None:
+    ours = html_page("<title>Oops</title><p>No page at /article/gone-one, sorry. Go home.</p>",
+                     url="https://s.example/article/gone-one")  # fmt: skip
+    probe = html_page(
+        "<title>Oops</title><p>No page at /article/linkkeeper-probe-ab12, sorry. Go home.</p>",
+        url="https://s.example/article/linkkeeper-probe-ab12",
+    )
+    signal = soft404.probe_signal(ours, probe, ours.url)
+    assert signal is not None and signal.name == "same-as-probe" and signal.weight >= 1.0
+
+
+def test_own_not_found_page_served_with_200_is_gone_and_an_app_shell_is_not() -> None:
+    template = "<title>x</title><main><h1>อุ๊ย</h1><p>ไม่พบหน้าที่คุณต้องการ กลับหน้าแรก</p></main>"
+    ours = html_page(template, url="https://t.example/old/page")
+    real404 = FetchResult(url="https://t.example/old/linkkeeper-probe-1", final_url="u",
+                          status=404, headers={"content-type": "text/html"},
+                          body=template.encode())  # fmt: skip
+    signal = soft404.probe_signal(ours, real404, ours.url)
+    assert signal is not None and signal.name == "like-not-found" and signal.weight >= 1.0
+    shell = '<title>App</title><div id="root"></div><script src="/main.js"></script>'
+    app, same = html_page(shell, url="https://a.example/r/1"), html_page(shell)
+    assert soft404.probe_signal(app, same, app.url) is None
+
+
+def test_a_redirect_where_a_made_up_path_is_redirected_is_gone() -> None:
+    ours = html_page("<title>Topics</title><p>All topics</p>",
+                     url="https://n.example/blog/2019/old", final_url="https://n.example/topics/",
+                     redirects=[(301, "https://n.example/topics/")])  # fmt: skip
+    probe = html_page("<title>Topics</title><p>All topics</p>",
+                      url="https://n.example/blog/2019/linkkeeper-probe-x",
+                      final_url="https://n.example/topics/",
+                      redirects=[(301, "https://n.example/topics/")])  # fmt: skip
+    signal = soft404.probe_signal(ours, probe, ours.url)
+    assert signal is not None and signal.name == "same-as-probe"
+    assert soft404.worth_probing(ours.url, ours, soft404.Soft404Report())

@@ -54,6 +54,7 @@ def web_hosts() -> list[VirtualHost]:
         ("intl.example", verdicts.intl_app, False),
         ("thai.example", verdicts.thai_app, False),
         ("home.example", verdicts.home_app, False),
+        ("app.example", verdicts.app_app, False),
         ("down500.example", verdicts.down_app(500), False),
         ("down502.example", verdicts.down_app(502), False),
         ("down504.example", verdicts.down_app(504), False),

@@ -210,14 +210,15 @@ def permanent_target(
 ) -> str | None:
     """Where the leading run of 301/308 hops sends ``url``, if that is somewhere new.
 
-    A temporary hop ends the run: what follows it is not a promise about the URL.
+    A temporary hop ends the run: what follows it is not a promise about the URL. A home,
+    search or sign-in page is never a reading's new address: no target then.
     """
     target = None
     for status, hop_url in hops(url, redirects):
         if status not in PERMANENT:
             break
         target = hop_url
-    if target is None or canon(target) == canon(url):
+    if target is None or canon(target) == canon(url) or soft404.is_generic_url(target):
         return None
     return target
 
@@ -268,8 +269,6 @@ async def judge_page(
         if page.status is not None and 300 <= page.status < 400:
             ok_reason += " without a Location: the page it shows is judged"
     target = permanent_target(url, page.redirects, rules.canon)
-    if target is not None and soft404.is_generic_url(target):
-        target = None  # a home, search or sign-in page is never a reading's new address
     if target is not None:
         codes = _permanent_codes(page)
         reason = f"permanently redirected ({codes}) to {target}, a live page: update the link"

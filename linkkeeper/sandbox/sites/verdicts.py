@@ -258,3 +258,16 @@ def down_app(status: int, retry_after: str | None = None) -> Callable[[], web.Ap
         return build_app([], handler)
 
     return make
+
+
+# -- app.example: a single-page app, the same shell on every path ----------------------------
+APP_SHELL = page(
+    "Reader",
+    '<noscript>You need to enable JavaScript to run this app.</noscript><div id="root"></div>'
+    '<script src="/static/js/main.3f2a1b.js"></script>',
+)
+
+
+def app_app() -> web.Application:
+    """Every path answers the same shell (an SPA's fallback); the script renders the page."""
+    return build_app([], fixed_page(APP_SHELL))
