@@ -381,7 +381,7 @@ def is_deep(url: str) -> bool:
     return not is_home_url(url)
 
 
-def _same_site(a: str, b: str) -> bool:
+def same_site(a: str, b: str) -> bool:
     host_a = (urlsplit(a).hostname or "").removeprefix("www.")
     host_b = (urlsplit(b).hostname or "").removeprefix("www.")
     return host_a == host_b
@@ -398,7 +398,7 @@ def destination_signal(requested: str, target: str, how: str) -> Signal | None:
     if is_home_url(target):
         where = "site root" if end.path in ROOT_PATHS else f"site's home page ({end.path})"
         return Signal("redirect-to-root", 1.0, f"deep link {how} to the {where} ({end.netloc})")
-    if is_search_url(target) and not is_search_url(requested) and _same_site(requested, target):
+    if is_search_url(target) and not is_search_url(requested) and same_site(requested, target):
         shown = end.path + (f"?{end.query}" if end.query else "")
         return Signal("redirect-to-search", 1.0, f"deep link {how} to the site's search ({shown})")
     return None

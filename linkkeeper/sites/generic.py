@@ -262,7 +262,12 @@ async def judge_page(
             )
             if report.is_soft404:
                 return Judgement(B, f"soft 404: {report.explain()}", **base)
-        if page.redirects and soft404.is_sign_in_url(final) and not soft404.is_sign_in_url(url):
+        if (
+            page.redirects
+            and soft404.is_sign_in_url(final)
+            and not soft404.is_sign_in_url(url)
+            and soft404.same_site(url, final)  # the site's own wall (another site's: a portal?)
+        ):
             reason = f"redirected to a sign-in page ({final}): {WALLED}"
             return Judgement(K, reason, **base)
         ok_reason = f"HTTP {status_phrase(page.status or 200)}"
