@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import click
 
 from linkkeeper.health import HealthPolicy, format_time, parse_time
-from linkkeeper.iakeys import KEYS_HELP, Keys
+from linkkeeper.iakeys import KEYS_HELP, KEYS_PAGE, Keys
 from linkkeeper.interrupt import interruptible
 from linkkeeper.ledger import Ledger, Record
 from linkkeeper.links import pick_capture
@@ -56,6 +56,7 @@ from linkkeeper.wayback import (
 log = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INTERRUPTED = 0, 1, 130  # 2 is ArchiveUsageError (cli.fail)
+EXIT_INCONCLUSIVE = 3  # no capture lookup succeeded: the archive could not be reached
 NO_URL = "no URL"
 
 
@@ -249,6 +250,8 @@ class ArchiveOutcome:
     keys_note: str | None = None  # why new captures cannot be made, when they cannot
     stopped: str | None = None  # why submitting stopped early (quota, busy slots)
     dry_run: bool = False
+    unreachable: str | None = None  # every lookup failed: nothing was learned or recorded
+    looked_up: int = 0  # readings whose capture lookup answered this run
 
     def count(self, state: State) -> int:
         return sum(e.state == state for e in self.entries)
@@ -272,6 +275,7 @@ class ArchiveOutcome:
             "keys": self.keys,
             "keys_note": self.keys_note,
             "stopped": self.stopped,
+            "unreachable": self.unreachable,
             "summary": self.summary(),
             "readings": [e.to_dict() for e in self.entries],
         }
@@ -320,10 +324,27 @@ class ArchiveRun:
         entries = [self._entry(r) for r in selected if r.id not in damaged]
         linked = [e for e in entries if e.record is not None]
         self._phase("Finding captures", len(linked))
+        failed: list[Entry] = []
         for entry in linked:
             if self._needs_lookup(entry):
-                await self._look_up(entry)
+                await self._look_up(entry, failed)
             self._done()
+        looked_up = sum(e.action == "looked-up" for e in linked)
+        if failed and not looked_up:
+            # Not one lookup answered: the archive (or our network) is down tonight. Nothing
+            # was learned, so nothing is written, nothing is called "needs a new capture" and
+            # nothing is submitted to an archive that does not answer.
+            for entry in failed:
+                entry.action = "lookup-failed"
+            return ArchiveOutcome(
+                entries,
+                keys=self.wayback.keys is not None and self.keys_note is None,
+                keys_note=None,
+                dry_run=self.dry_run,
+                unreachable=_unreachable_message(failed),
+            )
+        for entry in failed:
+            self._save(entry)
         await self._verify_all(linked)
         running = self._jobs(e for e in linked if e.state == State.SUBMITTED)
         self._phase("Polling running captures", sum(len(j.entries) for j in running))
@@ -341,6 +362,7 @@ class ArchiveRun:
             keys_note=self.keys_note,
             stopped=self.stopped or self.pacer.stopped,
             dry_run=self.dry_run,
+            looked_up=looked_up,
         )
 
     def _entry(self, reading: Reading) -> Entry:
@@ -362,8 +384,9 @@ class ArchiveRun:
             return True
         return self._due(entry) or entry.state == State.SUBMITTED
 
-    async def _look_up(self, entry: Entry) -> None:
-        """Record the captures that exist; a failed lookup keeps what was known."""
+    async def _look_up(self, entry: Entry, failed: list[Entry]) -> None:
+        """Record the captures that exist; a failed lookup keeps what was known (and is
+        saved by the caller, once it knows some lookup worked)."""
         assert entry.record is not None and entry.reading.url is not None
         url, section = entry.reading.url, captures_of(entry.record)
         try:
@@ -373,7 +396,7 @@ class ArchiveRun:
             hint = await self.wayback.availability(url)  # only a hint, never proof of absence
             section["latest"] = _newer(section["latest"], capture_dict(hint))
             entry.action, entry.lookup_error = "lookup-failed", str(exc)
-            self._save(entry)
+            failed.append(entry)
             return
         self._merge(entry.record, found)
         section["checked_at"] = format_time(self.clock())
@@ -577,7 +600,15 @@ class ArchiveRun:
     def _wait_for_keys(self, jobs: list[_Job]) -> None:
         for job in jobs:
             for entry in job.entries:
-                self._set(entry, State.WAITING_KEYS, f"needs a new capture: {self.keys_note}")
+                # the reason is stored in the record and printed per reading: the first
+                # sentence only; the full note (how to get keys) is printed once per run
+                short = (self.keys_note or "").split(". ", 1)[0]
+                self._set(
+                    entry,
+                    State.WAITING_KEYS,
+                    f"needs a new capture: {short} (set IA_ACCESS_KEY and IA_SECRET_KEY, "
+                    f"from {KEYS_PAGE})",
+                )
                 entry.action = "would-wait-for-keys" if self.dry_run else "needs-keys"
                 self._save(entry)
                 self._done()
@@ -870,10 +901,12 @@ def main(
             err=True,
         )
         return EXIT_INTERRUPTED
-    if outcome.keys_note and any(e.state == State.WAITING_KEYS for e in outcome.entries):
+    if outcome.unreachable:
+        click.secho(f"WARNING: {outcome.unreachable}", fg="red", bold=True, err=True)
+    elif outcome.keys_note and any(e.state == State.WAITING_KEYS for e in outcome.entries):
         click.secho(
-            "Finding existing captures works without keys and was done. New captures were "
-            f"not made: {outcome.keys_note}",
+            f"Existing captures were looked up for {outcome.looked_up} reading(s) (no keys "
+            f"needed). New captures were not made: {outcome.keys_note}",
             fg="yellow",
             err=True,
         )
@@ -883,7 +916,19 @@ def main(
         print_text(outcome)
     if report_damage(ledger.damaged, "the other readings were archived"):
         return EXIT_DAMAGED
+    if outcome.unreachable:
+        return EXIT_INCONCLUSIVE
     return EXIT_FINDINGS if outcome.without_capture else EXIT_OK
+
+
+def _unreachable_message(failed: Sequence[Entry]) -> str:
+    first = failed[0].lookup_error or "no answer"
+    return (
+        f"The Wayback Machine could not be reached: all {len(failed)} capture lookups failed "
+        f"(e.g. {first}). Nothing was learned about captures tonight: nothing was recorded, "
+        "no reading was marked as needing a new capture and nothing was submitted. Run the "
+        "archive again when the network works."
+    )
 
 
 @contextmanager
@@ -985,6 +1030,9 @@ def print_text(outcome: ArchiveOutcome) -> None:
         if entry.action.startswith("would") or entry.action == "needs-keys":
             label = f"{label} ({entry.action})"
         click.secho(f"{label:<26} {entry.reading.id:<{width}}  {detail}", fg=COLORS.get(state))
+    if outcome.unreachable:  # one explanation, not one error per reading
+        click.secho(f"\n{outcome.unreachable}", fg="yellow")
+        return
     counts = [f"{outcome.count(s)} {label}" for s, label in SUMMARY_ORDER if outcome.count(s)]
     prefix = "Dry run, nothing written: " if outcome.dry_run else ""
     click.echo(f"\n{prefix}{', '.join(counts) or 'nothing to archive'}.")

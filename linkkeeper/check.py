@@ -337,6 +337,13 @@ class CheckRun:
             await self._writer.flush()
         return self.inconclusive is not None
 
+    @property
+    def recorded(self) -> int:
+        """Readings finished this run, those whose record reached the disk while the run was
+        being interrupted included (their rows were never made)."""
+        landed = self._writer.on_disk if self._writer is not None else set()
+        return len(self.rows.keys() | landed)
+
     def outcome(self, selected: Sequence[Reading], *, offline: bool = False) -> Outcome:
         """Rows in curriculum order (unfinished readings are left out)."""
         rows = [self.rows[r.id] for r in selected if r.id in self.rows]
@@ -642,7 +649,7 @@ def main(
         raise CheckUsageError(str(exc)) from None
 
     stdout_terminal = sys.stdout.isatty() and options.output is None and options.fmt == "text"
-    done = 0
+    run: CheckRun | None = None
     try:
         ledger = Ledger(options.snapshots, policy=options.policy)
         with ledger, _progress(len(selected)) as advance:
@@ -650,8 +657,6 @@ def main(
                 accept_drift(ledger, options.accept_drift, clock())
 
             def on_row(row: Row) -> None:
-                nonlocal done
-                done += 1
                 advance()
 
             run = CheckRun(ledger, options.max_age, options.force, clock, on_row)
@@ -663,7 +668,8 @@ def main(
     except KeyboardInterrupt:
         report_damage(ledger.damaged)
         click.secho(
-            f"Interrupted: {done} of {len(selected)} readings were checked and recorded in "
+            f"Interrupted: {run.recorded if run else 0} of {len(selected)} readings were "
+            f"checked and recorded in "
             f"{options.snapshots}/ (nothing half-written); run the same command again to "
             "check the rest.",
             fg="yellow",

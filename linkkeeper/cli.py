@@ -921,7 +921,8 @@ def archive_command(ids: tuple[str, ...], readings: Path, **options: Any) -> Non
     captures does not. Jobs still running at the end are polled by the next run.
     Exit codes: 0 every reading with a URL has an archived copy, 1 some have none yet,
     2 bad input (readings.yaml, ids, options, keys config), a locked ledger or a damaged
-    record (named; the rest is archived), 130 interrupted (finished results are kept).
+    record (named; the rest is archived), 3 inconclusive (not one capture lookup answered;
+    nothing recorded or submitted), 130 interrupted (finished results are kept).
     """
     from linkkeeper.archive import ArchiveOptions, ArchiveUsageError, main
 

@@ -171,6 +171,8 @@ def _archive(
             outcome = asyncio.run(interruptible(work))
         except ArchiveUsageError as exc:
             return StageNote("archive", "failed", str(exc))
+    if outcome.unreachable:  # nothing learned: say so, not "N queued"
+        return StageNote("archive", "inconclusive", outcome.unreachable)
     new = sum(
         e.state == State.CAPTURED and e.action in ("submitted", "polled") for e in outcome.entries
     )
@@ -180,8 +182,8 @@ def _archive(
         message = f"{new} newly archived; {message}"
     if outcome.keys_note:
         message += (
-            "; without Internet Archive keys only existing captures were looked up "
-            "(set IA_ACCESS_KEY and IA_SECRET_KEY for new ones)"
+            f"; without Internet Archive keys only existing captures were looked up "
+            f"({outcome.looked_up} this run; set IA_ACCESS_KEY and IA_SECRET_KEY for new ones)"
         )
     if outcome.stopped:
         message += f"; stopped submitting: {outcome.stopped}"

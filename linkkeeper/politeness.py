@@ -208,7 +208,9 @@ async def run_bounded(
             for _ in range(max(1, concurrency)):
                 group.create_task(pump())
     except BaseExceptionGroup as group_error:
-        if len(group_error.exceptions) == 1:
+        # one failure, or one failure every worker met (the ledger's first failed write)
+        unique = {id(error): error for error in group_error.exceptions}
+        if len(unique) == 1:
             raise group_error.exceptions[0] from None
         raise
     return [results[i] for i in range(len(results))]

@@ -11,6 +11,7 @@ import itertools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -274,7 +275,9 @@ def test_without_keys_existing_captures_are_found_and_nothing_is_submitted(
     assert by_id["new-post"]["capture"] is None and by_id["discuss"]["state"] is None
     assert report["keys"] is False and report["summary"]["waiting_keys"] == 2
     assert KEYS_PAGE in by_id["new-post"]["reason"]
-    assert "works without keys" in result.stderr and KEYS_PAGE in result.stderr
+    assert "looked up for 2 reading(s) (no keys needed)" in result.stderr
+    assert result.stderr.count(KEYS_PAGE) == 1  # the keys paragraph once, not per reading
+    assert "New Wayback captures need" not in by_id["new-post"]["reason"]  # nor in records
     assert not clean_sandbox.requests.matching(WEB, "/save")  # neither SPN2 nor legacy GET
     assert record(project / "snapshots", "new-post")["archive"]["state"] == "waiting-keys"
 
@@ -612,3 +615,22 @@ def test_a_killed_run_loses_nothing_and_repeats_nothing(
     jobs = Counter(job.url for job in machine.jobs.values())
     assert jobs == {url(n): 1 for n in range(count)}  # nothing captured twice
     assert not list(snapshots.glob(".*.tmp"))
+
+
+def test_an_archive_that_cannot_be_reached_learns_nothing_and_says_so(
+    clean_sandbox: Sandbox, machine: WaybackMachine, project: Path
+) -> None:
+    """Offline: no lookup succeeds. No "was done", no "needs a new capture", no records, no
+    keys paragraph per reading; exit 3."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    argv = ["archive", "--allow-private", *CLI_FAST, "--remap", rf"^https?://[^/]+ {nowhere}"]
+    for fmt in ("text", "json"):
+        result = CliRunner().invoke(cli, [*argv, "--format", fmt], catch_exceptions=False)
+        assert result.exit_code == 3, result.output
+        assert "could not be reached: all 2 capture lookups failed" in result.stderr
+        assert "was done" not in result.output and "needs a new capture" not in result.output
+        assert result.output.count(KEYS_PAGE) == 0
+        assert not list((project / "snapshots").glob("[!.]*.json"))  # nothing recorded
+    assert json.loads(result.stdout)["unreachable"].startswith("The Wayback Machine could not")

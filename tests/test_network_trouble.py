@@ -327,3 +327,37 @@ def test_one_reading_that_moved_to_another_site_is_recorded(box: Sandbox, tmp_pa
     assert outcome.rows[0].counted  # judged by the site rules (a login page: blocked)
     assert outcome.rows[0].result.verdict != Verdict.SKIPPED
     assert set(records(tmp_path)) == {"r-a.json"}
+
+
+# -- 10: a disk that fills up mid-run ------------------------------------------------------------
+def test_the_run_stops_fetching_at_the_first_failed_write(
+    box: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The folder vanishes after the first record (as a full disk refuses every write): the
+    run ends with that error instead of fetching the other 300 pages it could not record."""
+    import gc
+    import shutil
+
+    snapshots = tmp_path / "snapshots"
+    many = [reading(f"p{n}", f"https://a.test/page/{n}") for n in range(300)]
+    rules = rules_to(box, "live.test", ["a.test", "web.archive.org"])
+    settings = FetchSettings(allow_private=True, host_interval=0, retries=0)
+    box.requests.clear()
+
+    def gone(row: object) -> None:
+        if snapshots.exists():
+            shutil.rmtree(snapshots)
+
+    async def go(run: CheckRun) -> Outcome:
+        async with Fetcher(settings, Remapper.parse(rules)) as fetcher:
+            return await run_checks(
+                run, many, many, fetcher, max_concurrency=8, host_concurrency=lambda h: 8
+            )
+
+    snapshots.mkdir()
+    with pytest.raises(OSError), Ledger(snapshots) as ledger:
+        asyncio.run(go(CheckRun(ledger, timedelta(0), False, lambda: T0, on_row=gone)))
+    fetched = len(box.requests.for_host("live.test"))
+    assert fetched < 150, f"{fetched} of 300 pages fetched after the writes failed"
+    gc.collect()
+    assert "never retrieved" not in caplog.text
