@@ -50,6 +50,7 @@ from linkkeeper.wayback import (
     WaybackClient,
     WaybackError,
     WaybackSettings,
+    WaybackUnreachable,
     to_timestamp,
 )
 
@@ -205,6 +206,7 @@ class Entry:
     record: Record | None  # None: no URL
     action: str = "none"  # what this run did: looked-up, submitted, polled, would-submit ...
     lookup_error: str | None = None  # why finding its captures failed this run
+    unreachable: bool = False  # ... because the archive gave no answer at all
 
     @property
     def state(self) -> State | None:
@@ -330,7 +332,7 @@ class ArchiveRun:
                 await self._look_up(entry, failed)
             self._done()
         looked_up = sum(e.action == "looked-up" for e in linked)
-        if failed and not looked_up:
+        if failed and not looked_up and all(e.unreachable for e in failed):
             # Not one lookup answered: the archive (or our network) is down tonight. Nothing
             # was learned, so nothing is written, nothing is called "needs a new capture" and
             # nothing is submitted to an archive that does not answer.
@@ -396,6 +398,7 @@ class ArchiveRun:
             hint = await self.wayback.availability(url)  # only a hint, never proof of absence
             section["latest"] = _newer(section["latest"], capture_dict(hint))
             entry.action, entry.lookup_error = "lookup-failed", str(exc)
+            entry.unreachable = isinstance(exc, WaybackUnreachable)
             failed.append(entry)
             return
         self._merge(entry.record, found)

@@ -140,6 +140,11 @@ class WaybackError(Exception):
     """The archive could not be asked or answered nonsense; the text never holds a secret."""
 
 
+class WaybackUnreachable(WaybackError):
+    """No answer at all (DNS, refused, timeout, reset): says nothing about the capture asked
+    for, only that the archive (or our network) could not be reached."""
+
+
 class NeedKeys(WaybackError):
     """The archive wants (valid) keys for this call; the message says how to get them."""
 
@@ -440,9 +445,8 @@ class WaybackClient:
                 **kwargs,
             )
         except httpx.HTTPError as exc:  # text may echo the request: scrub, drop the chain
-            raise WaybackError(
-                self._scrub(f"{method} {url} failed: {type(exc).__name__}: {exc}")
-            ) from None
+            kind = WaybackUnreachable if isinstance(exc, httpx.TransportError) else WaybackError
+            raise kind(self._scrub(f"{method} {url} failed: {type(exc).__name__}: {exc}")) from None
 
     # -- SPN2 ------------------------------------------------------------------------------
     async def submit(self, url: str, **options: str) -> SaveResult:
