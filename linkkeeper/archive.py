@@ -1051,4 +1051,4 @@ def print_text(outcome: ArchiveOutcome) -> None:
     if outcome.stopped:
         click.secho(f"Stopped submitting: {outcome.stopped}", fg="yellow")
     if missing := outcome.without_capture:
-        click.secho(f"{len(missing)} reading(s) have no archived copy yet.", fg="yellow")
+        click.secho(f"{len(missing)} reading(s) have no good archived copy yet.", fg="yellow")

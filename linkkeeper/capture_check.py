@@ -275,6 +275,9 @@ class Verifier:
         self.reads += 1
         try:
             replay = await self.wayback.replay(timestamp, original)
+            if replay.timestamp[:14] != timestamp[:14]:  # e.g. a fresh capture not replayable yet
+                why = f"the archive serves another capture ({replay.timestamp}) in its place"
+                return UNREADABLE, why, None, None
             baseline = None if assigned else _baseline(record, url, timestamp)
             return judge_replay(url, original, replay, baseline)
         except WaybackError as exc:

@@ -515,7 +515,9 @@ def alert_text(news: list[ReadingView], site: SiteView, day: date, healed: Itera
         if link.capture is not None:
             parts.append(f"archived copy: <{md_url(link.capture.url)}>")
         else:
-            parts.append("no archived copy yet")
+            from linkkeeper.links import NO_GOOD_COPY
+
+            parts.append(NO_GOOD_COPY)
         if replacement := (link.live_elsewhere or link.moved_to):
             parts.append(f"suggested replacement: <{md_url(replacement)}>")
         if reading.url:

@@ -179,7 +179,7 @@ class Replay:
     """One capture as the archive serves it (``id_``), in the original URL space: what the
     page answered when it was captured, after its own captured redirects."""
 
-    timestamp: str  # the capture actually served (the archive may pick the nearest one)
+    timestamp: str  # the capture served for the URL asked (the archive may pick the nearest)
     final_url: str  # the original URL of the last hop
     status: int  # the captured page's status (the archive repeats it in ``id_`` mode)
     content_type: str
@@ -744,6 +744,7 @@ class WaybackClient:
         ``(status, original target)``. Paced with the CDX searches, body capped;
         :class:`WaybackError` when the archive cannot be read."""
         current, served, hops = url, timestamp, []
+        own = timestamp  # the capture served for ``url`` itself, before any captured redirect
         async with self._read_turn():
             for _ in range(max_hops + 1):
                 replay = f"{self.wayback_url}/web/{served}id_/{current}"
@@ -755,15 +756,17 @@ class WaybackClient:
                             target = _replayed(urljoin(replay, location), self.wayback_url)
                             if target is None:  # a redirect out of the archive: where it leads
                                 hops.append((r.status_code, urljoin(current, location)))
-                                return Replay(served, current, r.status_code, "", b"", hops)
+                                return Replay(own, current, r.status_code, "", b"", hops)
                             served, new = target
                             if not _same_page(new, current):
                                 hops.append((r.status_code, new))
+                            elif not hops:
+                                own = served
                             current = new
                             continue
                         kind = r.headers.get("content-type", "").split(";")[0].strip().lower()
                         body, truncated = await _capped(r, max_bytes)
-                        return Replay(served, current, r.status_code, kind, body, hops, truncated)
+                        return Replay(own, current, r.status_code, kind, body, hops, truncated)
                 except httpx.HTTPError as exc:
                     raise WaybackError(
                         self._scrub(f"replay of {timestamp}/{url} failed: {type(exc).__name__}")
