@@ -20,6 +20,7 @@ from bs4 import BeautifulSoup
 from pypdf import PdfReader
 
 from linkkeeper.sandbox import Sandbox
+from linkkeeper.sandbox.sites import verdicts
 from linkkeeper.sandbox.web import WEB_STATE, reset_web_state, web_hosts
 
 BOT_UA = "linkkeeper/0.1 (+https://github.com/ai-workshop/linkkeeper)"
@@ -455,6 +456,8 @@ def test_csudh_pdf_http_to_https_and_junk_title(box: Sandbox, client: httpx.Clie
         "mirror.xyz",
         "blog.example",
         "trouble.example",
+        "intl.example",
+        "thai.example",
     ],
 )
 def test_unknown_paths_are_real_404s(box: Sandbox, client: httpx.Client, host: str) -> None:
@@ -657,3 +660,94 @@ def test_request_log_records_method_query_and_headers(box: Sandbox, client: http
         ("GET", "/head-405?from=test"),
     ]
     assert all(r.headers["user-agent"] == BOT_UA and r.scheme == "https" for r in logged)
+
+
+# -- round two of verdicts (issue 17): the soft 404s a first round missed ----------------------
+@pytest.mark.parametrize(
+    ("path", "status", "location"),
+    [
+        ("/world/utm-story", 301, "https://news.example/?utm_source=old-link&utm_medium=redirect"),
+        ("/world/top-story", 302, "/#top"),
+        ("/world/index-story", 301, "https://news.example/index.html"),
+        ("/en/world/lang-story", 301, "https://news.example/en/"),
+        ("/world/section-story", 301, "/ai/"),
+        ("/2019/05/search-story", 301, "https://news.example/search?q=search-story"),
+        ("/any/unknown-slug", 301, "https://news.example/search?q=unknown-slug"),
+        ("/members/story", 302, "https://news.example/login?next=/members/story"),
+    ],
+)
+def test_news_site_sends_lost_stories_home_or_to_search(
+    box: Sandbox, client: httpx.Client, path: str, status: int, location: str
+) -> None:
+    r = get(box, client, "news.example", path)
+    assert (r.status_code, r.headers["location"]) == (status, location)
+
+
+def test_news_site_in_page_redirects(box: Sandbox, client: httpx.Client) -> None:
+    assert 'content="0; url=/"' in get(box, client, "news.example", "/meta-home").text
+    assert 'content="3; url=/404.html"' in get(box, client, "news.example", "/meta-404").text
+    assert 'window.location.href = "/";' in get(box, client, "news.example", "/js-home").text
+    assert "location.replace('/not-found')" in get(box, client, "news.example", "/js-404").text
+    live = get(box, client, "news.example", "/meta-live")
+    assert live.status_code == 200 and 'content="300"' in live.text
+
+
+def test_not_found_pages_in_other_languages_answer_200(box: Sandbox, client: httpx.Client) -> None:
+    for lang, (title, _, _) in verdicts.NOT_FOUND_PAGES.items():
+        r = get(box, client, "intl.example", f"/{lang}/artikel/weg")
+        assert r.status_code == 200 and f'lang="{lang}"' in r.text
+        assert soup(r).title.string == title  # type: ignore[union-attr]
+
+
+def test_thai_not_found_template_home_everywhere_and_app_shell(
+    box: Sandbox, client: httpx.Client
+) -> None:
+    gone = get(box, client, "thai.example", "/old/gone-page")
+    unknown = get(box, client, "thai.example", "/old/linkkeeper-probe-1")
+    assert (gone.status_code, unknown.status_code) == (200, 404) and gone.text == unknown.text
+    assert (
+        get(box, client, "home.example", "/blog/x").text
+        == get(box, client, "home.example", "/").text
+    )
+    assert get(box, client, "app.example", "/reading/42").text == verdicts.APP_SHELL
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "marker", "header"),
+    [
+        ("/sucuri-503", 503, "Sucuri WebSite Firewall", "x-sucuri-block"),
+        ("/cf-bot-fight", 503, "Checking your browser before accessing", "cf-ray"),
+        ("/cf-1006", 500, "used Cloudflare to restrict access", "cf-ray"),
+        ("/cf-522", 522, "Error code 522", "cf-ray"),
+        ("/maintenance", 503, "Down for maintenance", "retry-after"),
+    ],
+)
+def test_walls_and_failing_servers(
+    box: Sandbox, client: httpx.Client, path: str, status: int, marker: str, header: str
+) -> None:
+    r = get(box, client, "trouble.example", path)
+    assert r.status_code == status and marker in r.text and header in r.headers
+
+
+def test_down_hosts_and_maintenance(box: Sandbox, client: httpx.Client) -> None:
+    for host, status in [("down500.example", 500), ("down502.example", 502),
+                         ("down504.example", 504), ("maintenance.example", 503)]:  # fmt: skip
+        assert get(box, client, host, "/anything").status_code == status
+    assert get(box, client, "maintenance.example", "/").headers["retry-after"] == "3600"
+
+
+def test_redirects_without_location_and_out_of_the_web(box: Sandbox, client: httpx.Client) -> None:
+    page = get(box, client, "trouble.example", "/no-location-page")
+    assert page.status_code == 302 and "location" not in page.headers and "<article>" in page.text
+    empty = get(box, client, "trouble.example", "/no-location-empty")
+    assert empty.status_code == 302 and empty.text == ""
+    ftp = get(box, client, "trouble.example", "/to-ftp")
+    assert ftp.headers["location"] == "ftp://files.example/pub/paper.pdf"
+    assert get(box, client, "trouble.example", "/to-file").headers["location"].startswith("file:")
+
+
+def test_slow_drip_sends_a_chunk_at_a_time(box: Sandbox) -> None:
+    url = box.origin("trouble.example") + "/drip?every=50&total=1"
+    with httpx.Client(timeout=httpx.Timeout(5.0, read=0.5)) as c, c.stream("GET", url) as r:
+        chunks = list(r.iter_raw())
+    assert r.status_code == 200 and b"".join(chunks).count(b"<p>drip</p>") >= 5
