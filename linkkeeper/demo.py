@@ -365,6 +365,8 @@ def serve(rules_file: Path | None = None) -> None:
             "\nCredentials (sandbox only):\n"
             f"  IA_ACCESS_KEY={wayback.access_key} IA_SECRET_KEY={wayback.secret_key}\n"
             f"  GITHUB_TOKEN={TOKEN}  --github-api {origin} --github-repo {REPO}\n"
+            f"  DISCORD_WEBHOOK_URL={DISCORD_WEBHOOK}  (a sandbox channel; with the rules above "
+            "and --allow-private, e.g. linkkeeper week 3 --post)\n"
             "\nFor example:\n"
             f"  LINKKEEPER_REMAP={rules_ref} linkkeeper check --allow-private "
             "--snapshots /tmp/sandbox-snapshots\n"

@@ -725,3 +725,57 @@ async def heal_and_alert(
 def run(coro: Awaitable[Any]) -> Any:
     """Run one Discord coroutine from synchronous code (the CLI, the nightly job)."""
     return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+# -- merging two nights' records (the nightly workflow's commit-back) -------------------------
+def merge_records(
+    base: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any]
+) -> dict[str, Any]:
+    """Both sides of ``_discord.json`` kept: tonight's healing (``ours``) and an organizer's
+    ``week N --post`` pushed meanwhile (``theirs``). A week only one side changed takes that
+    side; a week both changed keeps tonight's unless the organizer's points at other messages
+    (a new post: its ids are the ones in the channel). Alerts already sent are never
+    forgotten (a union), so nobody gets the same news twice."""
+    merged = dict(ours)
+    weeks: dict[str, Any] = {}
+    old = base.get("weeks") or {}
+    mine, yours = ours.get("weeks") or {}, theirs.get("weeks") or {}
+    for key in sorted(set(mine) | set(yours)):
+        a, b, o = mine.get(key), yours.get(key), old.get(key)
+        if a is None or (a == o and b is not None):
+            weeks[key] = b
+        elif b is None or b == o:
+            weeks[key] = a
+        else:
+            same = (a.get("messages"), a.get("webhook")) == (b.get("messages"), b.get("webhook"))
+            weeks[key] = a if same else b
+    merged["weeks"] = {k: v for k, v in weeks.items() if v is not None}
+    merged["alerted"] = {**(theirs.get("alerted") or {}), **(ours.get("alerted") or {})}
+    return merged
+
+
+def _merge_driver(base: str, ours: str, theirs: str) -> int:
+    """``git merge`` driver: ``python -m linkkeeper.discord merge %O %A %B`` (writes %A)."""
+
+    def read(path: str) -> dict[str, Any]:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    mine, yours = read(ours), read(theirs)
+    if not mine or not yours:
+        return 1  # not ours to judge: git reports the conflict
+    merged = merge_records(read(base), mine, yours)
+    text = json.dumps(merged, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    Path(ours).write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) == 5 and sys.argv[1] == "merge":
+        sys.exit(_merge_driver(*sys.argv[2:]))
+    sys.exit("usage: python -m linkkeeper.discord merge BASE OURS THEIRS")

@@ -608,3 +608,19 @@ def test_the_webhook_url_appears_in_zero_bytes_of_output_logs_and_files(
         for path in tmp_path.rglob("*"):
             if path.is_file():
                 assert secret.encode() not in path.read_bytes(), path
+
+
+def test_without_a_webhook_discord_is_off(
+    tmp_path: Path, clean_sandbox: Sandbox, api: DiscordAPI, box: Sandbox
+) -> None:
+    from linkkeeper import nightly
+
+    (tmp_path / "readings.yaml").write_text(NIGHTLY_CURRICULUM, encoding="utf-8")
+    options = nightly_options(tmp_path, clean_sandbox, box)
+    options = type(options)(**{**options.__dict__, "discord_webhook": None})  # type: ignore[attr-defined]
+    start = datetime(2026, 3, 1, 3, 17, tzinfo=UTC)
+    result = nightly.run(
+        options, load(tmp_path / "readings.yaml"), clock=lambda: start, say=lambda _: None
+    )
+    assert [s.name for s in result.night.stages if s.name == "discord"] == []
+    assert len(box.requests) == 0 and not (tmp_path / "snapshots" / "_discord.json").exists()

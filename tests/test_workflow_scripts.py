@@ -163,3 +163,61 @@ def test_an_inconclusive_night_is_a_warning_not_a_failure(
     result = bash(step("Check, archive, publish, update the rolling issue"), tmp_path, env)
     assert result.returncode == step_code
     assert ("::warning title=linkkeeper: inconclusive night::" in result.stdout) is warned
+
+
+def test_an_organizers_discord_post_during_the_night_keeps_both_sides(
+    repos: tuple[Path, Path, Path], tmp_path: Path
+) -> None:
+    """``snapshots/_discord.json`` changed on both sides: tonight healed week 2, meanwhile an
+    organizer posted week 3. Both weeks' message ids survive (else week 3 would never be
+    healed, and posting it again would duplicate it), and both sides' alerts are kept."""
+    import json
+    import sys
+
+    origin, runner, organizer = repos
+    week = {
+        "webhook": "1",
+        "messages": ["200"],
+        "sent": ["x"],
+        "shown": {"a": "ok"},
+        "posted_at": "2026-03-03T18:00:00Z",
+        "updated_at": None,
+        "owed": None,
+    }
+    base = {"version": 1, "weeks": {"2": week}, "alerted": {}}
+    (organizer / "snapshots" / "_discord.json").write_text(json.dumps(base))
+    git(organizer, "add", "-A")
+    git(organizer, "commit", "--quiet", "-m", "week 2 posted")
+    git(organizer, "push", "--quiet", "origin", "HEAD:main")
+    git(runner, "fetch", "--quiet", "--depth", "1", "origin", "main")
+    git(runner, "reset", "--quiet", "--hard", "FETCH_HEAD")
+    # the organizer posts week 3 while the night heals week 2 and alerts reading "a"
+    theirs = {
+        **base,
+        "weeks": {"2": week, "3": {**week, "messages": ["300"]}},
+        "alerted": {"b": "2026-03-01T03:17:00Z"},
+    }
+    (organizer / "snapshots" / "_discord.json").write_text(json.dumps(theirs))
+    git(organizer, "commit", "--quiet", "-am", "week 3 posted")
+    git(organizer, "push", "--quiet", "origin", "HEAD:main")
+    healed = {
+        **week,
+        "shown": {"a": "dead https://web.archive.org/x"},
+        "updated_at": "2026-03-04T03:20:00Z",
+    }
+    ours = {**base, "weeks": {"2": healed}, "alerted": {"a": "2026-03-02T03:17:00Z"}}
+    (runner / "snapshots" / "_discord.json").write_text(json.dumps(ours))
+    temp = tmp_path / "t"
+    temp.mkdir()
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    result = bash(
+        step("Commit the ledger (only when something changed)"),
+        runner,
+        {"RUNNER_TEMP": str(temp), "GITHUB_REF_NAME": "main", "PATH": path},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    check = tmp_path / "check"
+    git(tmp_path, "clone", "--quiet", str(origin), str(check))
+    merged = json.loads((check / "snapshots" / "_discord.json").read_text())
+    assert merged["weeks"]["2"] == healed and merged["weeks"]["3"]["messages"] == ["300"]
+    assert set(merged["alerted"]) == {"a", "b"}
