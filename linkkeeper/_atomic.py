@@ -32,8 +32,9 @@ def atomic_write_bytes(path: Path, data: bytes, *, sync_dir: bool = True) -> Non
             os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        _name(exc, path)
         raise
     if sync_dir:
         fsync_dir(path.parent)
@@ -65,6 +66,7 @@ def atomic_write_many(
     with an event loop for the GIL."""
     temps: list[tuple[int, str]] = []
     stats: list[os.stat_result] = []
+    path = items[0][0] if items else Path()
     try:
         for path, data, mode in items:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -79,9 +81,20 @@ def atomic_write_many(
             stat = os.fstat(fd)
             os.replace(tmp, path)
             stats.append(stat)
+    except OSError as exc:
+        _name(exc, path)
+        raise
     finally:
         for index, (fd, tmp) in enumerate(temps):
             os.close(fd)
             if index >= len(stats):
                 Path(tmp).unlink(missing_ok=True)
     return stats
+
+
+def _name(exc: BaseException, path: Path) -> None:
+    """Name the file a failed write was for: ``os.write`` and ``fsync`` errors carry no file
+    name (a full disk would be reported without saying where), a temp file's name means
+    little to the reader."""
+    if isinstance(exc, OSError) and (exc.filename is None or ".tmp" in str(exc.filename)):
+        exc.filename = str(path)

@@ -6,6 +6,7 @@ Heavy modules (httpx, aiohttp, jsonschema, rich ...) are imported inside the com
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -135,6 +136,36 @@ class LazyGroup(click.Group):
         ctx = super().make_context(info_name, args, parent=parent, **extra)
         ctx.meta["linkkeeper.config"] = config
         return ctx
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a disk that refuses writes ends in one line, not a traceback."""
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno not in WRITE_ERRNOS:
+                raise
+            fail(write_error(exc))
+
+
+# A disk full, a read-only or locked-down folder: the user's to fix, not a bug.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                          errno.EFBIG})  # fmt: skip
+
+
+def write_error(exc: OSError) -> str:
+    """One sentence for a refused write: the file, why, and that nothing is half-written."""
+    where = exc.filename or "a file"
+    why = exc.strerror or str(exc)
+    fix = {
+        errno.ENOSPC: "free some space",
+        errno.EDQUOT: "free some space (the disk quota is used up)",
+        errno.EFBIG: "free some space (the file size limit is reached)",
+        errno.EROFS: "make that folder writable",
+    }.get(exc.errno or 0, "give this user write access to that folder")
+    return (
+        f"cannot write {where}: {why}. Every file written before is whole (writes are atomic); "
+        f"{fix} and run the same command again."
+    )
 
 
 def _config_path_from_args(args: list[str]) -> Path | None:
