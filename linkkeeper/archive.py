@@ -992,7 +992,7 @@ async def _refuse_private(urls: Iterable[str], remapper: Any) -> None:
         port = target.port or (443 if target.scheme == "https" else 80)
         if why := await refusal(target.hostname or "", port):
             raise ArchiveUsageError(
-                f"{url} would be reached at {why}; pass --allow-private to allow it "
+                f"{url} cannot be used: {why}; pass --allow-private to allow it "
                 "(e.g. for the sandbox or a local mirror)"
             )
 

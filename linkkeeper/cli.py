@@ -130,6 +130,7 @@ class LazyGroup(click.Group):
         config_path = _config_path_from_args(args)
         try:
             config = load_config(config_path if config_path else find_config())
+            config = config.checked(self.config_keys())
         except ConfigError as exc:
             fail(str(exc))
         extra.setdefault("default_map", config.default_map(list(self.commands)))
@@ -137,10 +138,29 @@ class LazyGroup(click.Group):
         ctx.meta["linkkeeper.config"] = config
         return ctx
 
+    def config_keys(self) -> dict[str, dict[str, str]]:
+        """command -> {config key -> parameter}: an option's long name (``format``) and its
+        parameter's name (``fmt``), with underscores, both set the option."""
+        keys: dict[str, dict[str, str]] = {}
+        for name, command in self.commands.items():
+            table = keys[name] = {}
+            for param in command.params:
+                if param.name is None or param.name in ("help", "version"):
+                    continue
+                table[param.name] = param.name
+                for flag in getattr(param, "opts", []):
+                    if flag.startswith("--"):
+                        table.setdefault(flag[2:].replace("-", "_"), param.name)
+        return keys
+
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; a disk that refuses writes ends in one line, not a traceback."""
+        from linkkeeper._pipes import reader_gone
+
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:  # `linkkeeper list | head -1`: the reader had enough
+            reader_gone()
         except OSError as exc:
             if exc.errno not in WRITE_ERRNOS:
                 raise

@@ -20,13 +20,17 @@ Layout::
 
 from __future__ import annotations
 
+import difflib
+import re
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 CONFIG_FILE = "pyproject.toml"
 COMMAND_SECTIONS_EXCLUDED = {"hosts"}
+SHARED_ONLY_KEYS = {"user_agent_contact"}  # read by the code, not an option of any command
 
 
 class ConfigError(Exception):
@@ -54,6 +58,63 @@ class Config:
     def default_map(self, command_names: list[str]) -> dict[str, dict[str, Any]]:
         """Click ``default_map``: shared keys, then each command's own section on top."""
         return {name: {**self.shared, **self.commands.get(name, {})} for name in command_names}
+
+    def checked(self, options: Mapping[str, Mapping[str, str]]) -> Config:
+        """This config with every key known, keyed by parameter name (``format`` -> ``fmt``);
+        :class:`ConfigError` lists each unknown key, where it is and what was meant.
+
+        ``options``: command -> {config key (the option's name or its parameter's name,
+        underscores) -> the parameter it sets}. A shared key may belong to any command."""
+        problems: list[str] = []
+        every = {key: name for keys in options.values() for key, name in keys.items()}
+        every |= {key: key for key in SHARED_ONLY_KEYS}
+        shared = {}
+        for key, value in self.shared.items():
+            if key in every:
+                shared[every[key]] = value
+            else:
+                problems.append(self._unknown(key, "[tool.linkkeeper]", every))
+        commands: dict[str, dict[str, Any]] = {}
+        for command, section in self.commands.items():
+            if command not in options:
+                sections = [*options, *COMMAND_SECTIONS_EXCLUDED]
+                problems.append(self._unknown(command, "[tool.linkkeeper]", sections, "table"))
+                continue
+            known = options[command]
+            commands[command] = {}
+            for key, value in section.items():
+                if key in known:
+                    commands[command][known[key]] = value
+                else:
+                    where = f"[tool.linkkeeper.{command}]"
+                    problems.append(self._unknown(key, where, known))
+        if problems:
+            raise ConfigError("\n".join(problems))
+        return replace(self, shared=shared, commands=commands)
+
+    def _unknown(self, key: str, where: str, known: Any, kind: str = "key") -> str:
+        near = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        line = _line_of(self.path, key)
+        at = f"{self.path}:{line}" if line else str(self.path)
+        rule = (
+            "tables are named after commands, or hosts"
+            if kind == "table"
+            else "keys are the options' names with underscores (`linkkeeper COMMAND --help`)"
+        )
+        return f"{at}: unknown {kind} {key!r} in {where}; {hint}{rule}; fix or remove it"
+
+
+def _line_of(path: Path | None, key: str) -> int | None:
+    """Best effort: the line of ``key =`` (or ``[....key]``) in the file."""
+    try:
+        text = path.read_text(encoding="utf-8") if path else ""
+    except OSError:
+        return None
+    spelled = re.escape(key).replace("_", "[-_]")
+    pattern = rf'^[ \t]*(?:"?{spelled}"?[ \t]*=|\[tool\.linkkeeper\.{spelled}\])'
+    match = re.search(pattern, text, re.MULTILINE)
+    return text.count("\n", 0, match.start()) + 1 if match else None
 
 
 def find_config(start: Path | None = None) -> Path | None:

@@ -215,7 +215,7 @@ class WebhookClient:
         target = urlsplit(self.remap.apply(self.webhook.base) if self.remap else self.webhook.base)
         if not self.settings.allow_private and (why := literal_refusal(target.hostname or "")):
             raise DiscordError(
-                f"the Discord webhook would be reached at {why}; pass --allow-private to allow "
+                f"the Discord webhook cannot be used: {why}; pass --allow-private to allow "
                 "it (e.g. for the sandbox)"
             )
         transport: httpx.AsyncBaseTransport = AiohttpTransport(client=self._session)

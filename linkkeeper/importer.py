@@ -33,6 +33,10 @@ from linkkeeper.curriculum import (
 )
 
 SCHEMA_COMMENT = "# yaml-language-server: $schema={}"
+# The schema as published with linkkeeper's sources (raw JSON, for editors anywhere).
+SCHEMA_URL = (
+    "https://raw.githubusercontent.com/ai-workshop/linkkeeper/main/linkkeeper/readings.schema.json"
+)
 BLANK_BEFORE = {("top", "weeks"), ("top", "backlog")}  # keys set off by a blank line
 KEY_ORDER = {
     "top": ("title", "description", "weeks", "backlog"),
@@ -479,10 +483,16 @@ _Dumper.add_representer(str, _represent_str)
 
 
 def schema_reference(output: Path) -> str:
-    """The package schema relative to the file's folder (``./linkkeeper/...`` at the repo)."""
-    schema = Path(curriculum.__file__).with_name(curriculum.SCHEMA_FILE)
-    relative = os.path.relpath(schema.resolve(), output.resolve().parent)
-    return relative if relative.startswith("..") else f"./{relative}"
+    """Where editors find the schema: ``./linkkeeper/...`` in linkkeeper's own repository,
+    else the published copy (:data:`SCHEMA_URL`). A path into wherever linkkeeper happens to
+    be installed (``../../.venv/lib/python3.11/site-packages/...``) would be committed and
+    break on every other machine."""
+    schema = Path(curriculum.__file__).with_name(curriculum.SCHEMA_FILE).resolve()
+    relative = os.path.relpath(schema, output.resolve().parent)
+    installed = {"site-packages", "dist-packages"} & set(schema.parts)
+    if relative.startswith("..") or installed or os.path.isabs(relative):
+        return SCHEMA_URL
+    return f"./{relative}"
 
 
 def dump(data: dict[str, Any], header: str) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from linkkeeper import textsafe
+from linkkeeper._pipes import reader_gone
 from linkkeeper.curriculum import Comment, Curriculum, Group
 from linkkeeper.models import Reading
 
@@ -98,6 +99,7 @@ def render(
 
     # piped output keeps one reading per line (grep-able) instead of folding at 80 columns
     console = Console(highlight=False, width=None if sys.stdout.isatty() else PIPE_WIDTH)
+    console.on_broken_pipe = reader_gone  # type: ignore[method-assign]  # rich would exit 1
     for heading in (data["title"], data["description"]):
         if heading and week is None:
             console.print(heading, style="bold" if heading == data["title"] else "dim")
@@ -110,6 +112,18 @@ def render(
     for group in data["backlog"]:
         name = f"{group['group']}" if group["group"] else ""
         _section(console, name, group["note"], group["comments"], group["readings"])
+
+
+def link_text(url: str, style: str = "") -> Any:
+    """A URL as a terminal hyperlink (OSC 8): folded at a narrow terminal's edge, every piece
+    still opens the whole address (a URL cut mid-word was no longer clickable)."""
+    from rich.style import Style
+    from rich.text import Text
+
+    base = Style.parse(style or "none")
+    if not url.isascii() or not url.isprintable() or " " in url:  # never inside an escape
+        return Text(textsafe.plain(url), style=base)
+    return Text(url, style=base + Style(link=url))
 
 
 def _section(
@@ -143,5 +157,7 @@ def _section(
     for r in readings:
         style = "" if r["title_source"] == "curriculum" else "dim italic"
         title = Text(r["title"] or "—", style=style)
-        table.add_row(r["id"], title, r["kind"] or "", r["url"] or "(no link)")
+        table.add_row(
+            r["id"], title, r["kind"] or "", link_text(r["url"]) if r["url"] else "(no link)"
+        )
     console.print(table)

@@ -33,10 +33,10 @@ class PrivateAddressRefused(OSError):
 
 
 def _refusal(host: str, relation: str, address: object) -> str:
-    return (
-        f"{host} {relation} {address}, a private/loopback/link-local address "
-        "(refused unless private addresses are allowed)"
-    )
+    what = "a private/loopback/link-local address (refused unless private addresses are allowed)"
+    if relation == "is" and host.strip("[]").split("%")[0] == str(address):
+        return f"{host} is {what}"  # not "127.0.0.1 is 127.0.0.1, a ..."
+    return f"{host} {relation} {address}, {what}"
 
 
 def _literal(host: str) -> IPAddress | None:

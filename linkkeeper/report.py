@@ -224,6 +224,9 @@ def print_rich(outcome: Outcome, console: Any) -> None:
     """The terminal view: one table per action, readable at a glance."""
     from rich.markup import escape
     from rich.table import Table
+    from rich.text import Text
+
+    from linkkeeper.listing import link_text
 
     if outcome.notice:
         console.print(f"[bold red]WARNING:[/] {escape(outcome.notice)}")
@@ -234,9 +237,11 @@ def print_rich(outcome: Outcome, console: Any) -> None:
         table.add_column("What we saw / what to do", ratio=3, overflow="fold")
         for row in rows:
             where = f"week {row.reading.week}" if row.reading.week else "backlog"
-            url = escape(row.result.url or "")
+            url = row.result.url or ""
+            reading = Text.assemble((row.reading.id, "bold"), f" ({where})\n")
+            reading.append_text(link_text(url, "dim") if url else Text(""))
             table.add_row(
-                f"[bold]{escape(row.reading.id)}[/] ({where})\n[dim]{url}[/]",
+                reading,
                 escape(_verdict_label(row)),
                 escape(textsafe.plain(_advice(row), None)),
             )
