@@ -34,7 +34,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, sync_dir: bool = True) -> Non
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        _name(exc, path)
+        name_file(exc, path)
         raise
     if sync_dir:
         fsync_dir(path.parent)
@@ -82,7 +82,7 @@ def atomic_write_many(
             os.replace(tmp, path)
             stats.append(stat)
     except OSError as exc:
-        _name(exc, path)
+        name_file(exc, path)
         raise
     finally:
         for index, (fd, tmp) in enumerate(temps):
@@ -92,7 +92,7 @@ def atomic_write_many(
     return stats
 
 
-def _name(exc: BaseException, path: Path) -> None:
+def name_file(exc: BaseException, path: Path) -> None:
     """Name the file a failed write was for: ``os.write`` and ``fsync`` errors carry no file
     name (a full disk would be reported without saying where), a temp file's name means
     little to the reader."""

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from linkkeeper._atomic import atomic_write_bytes, fsync_dir
+from linkkeeper._atomic import atomic_write_bytes, fsync_dir, name_file
 
 NAME = ".journal"
 MAGIC = b"LKJ1"
@@ -100,13 +100,17 @@ class Journal:
 
     def append(self, frames: list[bytes]) -> None:
         """Append entries and make them durable: one write, one fsync."""
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
-                               0o644)  # fmt: skip
-        view = memoryview(b"".join(frames))
-        while view:
-            view = view[os.write(self._fd, view) :]
-        os.fsync(self._fd)
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
+                                   0o644)  # fmt: skip
+            view = memoryview(b"".join(frames))
+            while view:
+                view = view[os.write(self._fd, view) :]
+            os.fsync(self._fd)
+        except OSError as exc:  # a full disk: say which file (os.write does not)
+            name_file(exc, self.path)
+            raise
 
     def settle(self) -> None:
         """Make every file written since the journal began durable, then drop the journal."""
