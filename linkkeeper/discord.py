@@ -207,10 +207,8 @@ class WebhookClient:
         self.gone = False  # 404 Unknown Webhook / 401: stop using it (Discord asks so)
 
     async def __aenter__(self) -> WebhookClient:
-        from httpx_aiohttp import AiohttpTransport
-
+        from linkkeeper.guarded import GuardedAsyncTransport
         from linkkeeper.netsafety import literal_refusal
-        from linkkeeper.remap import RemapTransport
 
         target = urlsplit(self.remap.apply(self.webhook.base) if self.remap else self.webhook.base)
         if not self.settings.allow_private and (why := literal_refusal(target.hostname or "")):
@@ -218,9 +216,10 @@ class WebhookClient:
                 f"the Discord webhook cannot be used: {why}; pass --allow-private to allow "
                 "it (e.g. for the sandbox)"
             )
-        transport: httpx.AsyncBaseTransport = AiohttpTransport(client=self._session)
-        if self.remap:
-            transport = RemapTransport(transport, self.remap)
+        # the guards of every API client: each hop's address, answers capped in size and time
+        transport = GuardedAsyncTransport(
+            remap=self.remap, allow_private=self.settings.allow_private
+        )
         self._scrub = _Scrub(self.webhook.token)
         for name in ("httpx", "httpcore", "aiohttp.client"):
             logging.getLogger(name).addFilter(self._scrub)
@@ -237,16 +236,6 @@ class WebhookClient:
             self._client = None
         for name in ("httpx", "httpcore", "aiohttp.client"):
             logging.getLogger(name).removeFilter(self._scrub)
-
-    def _session(self) -> Any:
-        """aiohttp session whose DNS answers are judged in the very lookup it connects with."""
-        import aiohttp
-
-        from linkkeeper.netsafety import GuardedResolver
-
-        resolver = None if self.settings.allow_private else GuardedResolver()
-        connector = aiohttp.TCPConnector(limit=4, ssl=httpx.create_ssl_context(), resolver=resolver)
-        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
     # -- the calls ----------------------------------------------------------------------------
     async def execute(self, content: str) -> dict[str, Any]:

@@ -575,3 +575,19 @@ def test_terminal_escapes_are_neither_stored_nor_printed(
         for escape in ESCAPES:
             assert escape not in text, (name, escape)
     assert len(printed["week"]) < 5000  # a 1 MB title is not a 1 MB post
+
+
+@pytest.mark.asyncio
+async def test_a_discord_webhook_answer_is_capped_too() -> None:
+    from linkkeeper.discord import ClientSettings, DiscordError, Webhook, WebhookClient
+    from linkkeeper.remap import Remapper
+
+    with RawServer("127.0.0.1", endless) as hook:
+        webhook = Webhook.parse("https://discord.com/api/webhooks/1234567890/tok-canary-77")
+        remap = Remapper.parse([f"^https://discord\\.com {hook.origin}"])
+        settings = ClientSettings(allow_private=True, retries=0)
+        async with WebhookClient(webhook, settings, remap=remap) as client:
+            with pytest.raises(DiscordError) as caught:
+                await client.execute("hello")
+    assert "tok-canary-77" not in str(caught.value)
+    assert "AnswerTooLarge" in str(caught.value)
