@@ -292,8 +292,9 @@ def _week(week: Week, readings: list[ReadingView]) -> SectionView:
 # -- rendering ---------------------------------------------------------------------------------
 def md_escape(text: Any) -> str:
     """Text safe inside Markdown (GFM and Discord): specials escaped, one line, and no
-    Discord mention (:func:`linkkeeper.mentions.neutralize`)."""
-    return neutralize(MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split())))
+    Discord mention (:func:`linkkeeper.mentions.neutralize`), no GitHub mention or issue
+    reference, no control character (:mod:`linkkeeper.textsafe`)."""
+    return neutralize(textsafe.no_mentions(MD_SPECIAL.sub(r"\\\1", textsafe.plain(text, None))))
 
 
 def neutralise_mentions(text: str) -> str:

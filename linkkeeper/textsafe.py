@@ -12,7 +12,8 @@ carries such text calls one of these:
 - :func:`plain_tree`: :func:`plain` on every string of a JSON-like value; :func:`plain_lines`
   keeps line breaks;
 - :func:`md_text`: GitHub Markdown for a table cell or a line (issues, job summaries):
-  Markdown and HTML escaped, mentions and ``#N`` references neutralised.
+  Markdown and HTML escaped, mentions and ``#N`` references neutralised (:func:`no_mentions`,
+  also used by READINGS.md).
 """
 
 from __future__ import annotations
@@ -84,9 +85,13 @@ def md_text(text: Any, limit: int | None = TEXT_MAX) -> str:
     text is its target, so it cannot pose as another."""
     cleaned = plain(text, limit)
     cleaned = "".join(_HTML.get(ch, ch) for ch in cleaned)
-    cleaned = _MD_SPECIAL.sub(r"\\\1", cleaned)
-    cleaned = _MENTION.sub("@" + ZWSP, cleaned)
-    return _REFERENCE.sub("#" + ZWSP, cleaned)
+    return no_mentions(_MD_SPECIAL.sub(r"\\\1", cleaned))
+
+
+def no_mentions(text: str) -> str:
+    """``@name`` and ``#12`` broken with a zero-width space: on GitHub they neither notify
+    anyone nor link an issue (Discord's own mentions: :mod:`linkkeeper.mentions`)."""
+    return _REFERENCE.sub("#" + ZWSP, _MENTION.sub("@" + ZWSP, text))
 
 
 def md_url(url: str) -> str:

@@ -532,6 +532,10 @@ def test_fetched_text_is_inert_markdown_in_the_issue_and_the_summaries(
         assert not LIVE_LINK.search(outputs[name]), name
         assert "@\u200boctocat" in outputs[name], name
     assert "\\[click here to fix\\](https://evil.example)" in issue
+    readings_md = outputs["READINGS.md"]  # md_escape's own style: backslashes, no entities
+    assert "\\[click here to fix\\](" in readings_md
+    assert not LIVE_LINK.search(readings_md) and not re.search(r"(?<!\\)<img", readings_md)
+    assert "@octocat" not in readings_md and "#1 " not in readings_md
     assert "&lt;img" in issue
 
 
