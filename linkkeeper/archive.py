@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from linkkeeper import textsafe
 from linkkeeper.health import HealthPolicy, format_time, parse_time
 from linkkeeper.iakeys import KEYS_HELP, KEYS_PAGE, Keys
 from linkkeeper.interrupt import interruptible
@@ -1032,6 +1033,7 @@ def print_text(outcome: ArchiveOutcome) -> None:
             detail = data["reason"] or detail
         if entry.action.startswith("would") or entry.action == "needs-keys":
             label = f"{label} ({entry.action})"
+        detail = textsafe.plain(detail, None)  # the archive's words: no terminal escapes
         click.secho(f"{label:<26} {entry.reading.id:<{width}}  {detail}", fg=COLORS.get(state))
     if outcome.unreachable:  # one explanation, not one error per reading
         click.secho(f"\n{outcome.unreachable}", fg="yellow")

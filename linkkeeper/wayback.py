@@ -28,6 +28,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 from aiohttp.abc import AbstractResolver
 
+from linkkeeper import textsafe
 from linkkeeper.iakeys import KEYS_HELP, Keys
 from linkkeeper.remap import Remapper
 
@@ -526,8 +527,9 @@ class WaybackClient:
         )
 
     def _message(self, data: dict[str, Any] | None) -> str | None:
-        """The archive's own sentence, if any (scrubbed: it could echo what we sent)."""
-        text = str(data.get("message") or "") if data else ""
+        """The archive's own sentence, if any (scrubbed: it could echo what we sent; plain
+        text: it is stored and printed)."""
+        text = textsafe.plain(data.get("message") or "", 500) if data else ""
         return self._scrub(text) if text else None
 
     def _json(self, response: httpx.Response) -> dict[str, Any] | None:
@@ -557,7 +559,11 @@ class WaybackClient:
             if status == "error":
                 return self._refused(url, data or {}, self._message(data), None)
             if status != "pending" and not last:
-                last = f"unexpected status answer: {data!r}"[:300] if data else "no JSON answer"
+                last = (
+                    textsafe.plain(f"unexpected status answer: {data!r}", 300)
+                    if data
+                    else "no JSON answer"
+                )
             if time.monotonic() + self.settings.poll_interval > deadline:
                 why = f"capture still running after {self.settings.poll_deadline:g} s"
                 return SaveResult(

@@ -595,3 +595,37 @@ async def test_a_discord_webhook_answer_is_capped_too() -> None:
                 await client.execute("hello")
     assert "tok-canary-77" not in str(caught.value)
     assert "AnswerTooLarge" in str(caught.value)
+
+
+# -- the shared escaping module ------------------------------------------------------------------
+def test_plain_removes_whole_escape_sequences_and_controls() -> None:
+    from linkkeeper import textsafe
+
+    text = "a\x1b[2Jb\x1bc\x1b]8;;https://evil.example\x07c\x1b]8;;\x1b\\d\x9b31me\u202eg\x00h\ni"
+    assert textsafe.plain(text) == "abcdegh i"
+    assert textsafe.title("x" * 1_000_000) == "x" * 299 + "…"
+    assert textsafe.plain_lines("one\x1b[1m\ntwo") == "one\ntwo"
+
+
+def test_md_text_is_inert_on_github() -> None:
+    from linkkeeper import textsafe
+
+    md = textsafe.md_text("[a](https://e.example) ![i](x) <b>&</b> @octocat #12 a|b `c` *d*")
+    assert md == (
+        "\\[a\\](https://e.example) !\\[i\\](x) &lt;b&gt;&amp;&lt;/b&gt; @\u200boctocat "
+        "#\u200b12 a\\|b \\`c\\` \\*d\\*"
+    )
+    assert textsafe.md_url("https://e.example/a b)<c>") == "https://e.example/a%20b%29%3Cc%3E"
+
+
+def test_error_words_are_put_back_in_the_real_url_space() -> None:
+    from linkkeeper.remap import in_original_space
+
+    text = in_original_space(
+        "Cannot connect to host 127.0.0.1:4455 ssl:default [Connect call failed "
+        "('127.0.0.1', 4455)]; 400, message='x', url='http://127.0.0.1:4455/abs/1'",
+        "https://arxiv.org/abs/1",
+        "http://127.0.0.1:4455/abs/1",
+    )
+    assert "127.0.0.1" not in text and "4455" not in text
+    assert text.startswith("Cannot connect to host arxiv.org ssl:default")
