@@ -37,7 +37,7 @@ from linkkeeper.health import HealthPolicy, format_time, parse_time
 from linkkeeper.iakeys import KEYS_HELP, KEYS_PAGE, Keys
 from linkkeeper.interrupt import interruptible
 from linkkeeper.ledger import Ledger, Record
-from linkkeeper.links import pick_capture
+from linkkeeper.links import pick_capture, rejected_captures
 from linkkeeper.models import Reading
 from linkkeeper.wayback import (
     DEFAULT_AVAILABILITY_URL,
@@ -238,6 +238,9 @@ class Entry:
             "next_try_after": arch["next_try_after"],
             "attempts": arch["attempts"],
             "capture": best,
+            "rejected": [
+                {"timestamp": ts, "reason": why} for ts, why in rejected_captures(self.record)
+            ],
             "assigned": caps["assigned"],
             "latest": caps["latest"],
             "excluded": caps["excluded"],

@@ -298,3 +298,53 @@ def test_a_reading_that_comes_back_is_captured_again(
     assert back["state"] == "captured", back  # the bad capture does not count as recent
     assert len(clean_sandbox.requests.matching(WEB, "/save", "POST")) == 1
     assert back["capture"]["url"].startswith("https://web.archive.org/web/")
+
+
+def test_drift_and_unreplayable_captures_are_not_offered(
+    tmp_path: Path, clean_sandbox: Sandbox
+) -> None:
+    """A capture before the break whose text is not the reading's (drift similarity under
+    0.6 against the baseline) is rejected; a capture the archive answers with another one (not
+    replayable yet) is unreadable, retried later, not judged on the other one's bytes."""
+    import httpx
+
+    from linkkeeper.models import CheckResult, Verdict
+
+    rid, url = LIVE
+    readings = tmp_path / "readings.yaml"
+    readings.write_text(
+        f"weeks:\n  - week: 1\n    readings:\n      - id: {rid}\n        url: {url}\n",
+        encoding="utf-8",
+    )
+    snapshots = tmp_path / "snapshots"
+    remaps = [part for rule in clean_sandbox.remap_rules() for part in ("--remap", rule)]
+    base = ["--allow-private", "--readings", str(readings), "--snapshots", str(snapshots)]
+    checked = CliRunner().invoke(cli, ["check", *base, "--host-interval", "0", *remaps])
+    assert checked.exit_code == 0, checked.output  # the live text is the drift baseline
+    live = httpx.get(f"{clean_sandbox.origin('blog.example')}/post/live", timeout=5).text
+    now = datetime.now(UTC)
+    machine = clean_sandbox.wayback
+    machine.seed(url, now - timedelta(days=400), body=live)
+    machine.seed(url, now - timedelta(days=10), body=article("Something else entirely"))
+    reading = load(readings).by_id()[rid]
+    missing = now - timedelta(days=5)  # recorded by SPN2, not in the archive yet
+    stamp = missing.strftime("%Y%m%d%H%M%S")
+    with Ledger(snapshots) as ledger:
+        ledger.add_check(reading, CheckResult(rid, url, Verdict.BROKEN, "HTTP 404 Not Found",
+                                              http_status=404, checked_at=now))  # fmt: skip
+        record = ledger.get(rid)
+        assert record is not None
+        fresh = {"timestamp": stamp, "url": snapshot(stamp, url), "original": url}
+        record.section("captures").update(url=url, latest=fresh, ours=[fresh])
+        ledger.save(record)
+    args = ["archive", *base, "--cdx-interval", "0", "--format", "json", *remaps]
+    result = json.loads(CliRunner().invoke(cli, args).stdout)["readings"][0]
+    verdicts = json.loads((snapshots / f"{rid}.json").read_text())["captures"]["verdicts"]
+    assert verdicts[stamp]["verdict"] == "unreadable" and verdicts[stamp]["attempts"] == 1
+    assert "serves another capture" in verdicts[stamp]["reason"]
+    drifted = (now - timedelta(days=10)).strftime("%Y%m%d%H%M%S")
+    assert verdicts[drifted]["verdict"] == "bad"
+    assert "unlike the reading's (drift similarity" in verdicts[drifted]["reason"]
+    good = (now - timedelta(days=400)).strftime("%Y%m%d%H%M%S")
+    assert verdicts[good]["verdict"] == "good" and verdicts[good]["similarity"] >= 0.6
+    assert result["capture"]["timestamp"] == good

@@ -39,6 +39,18 @@ def test_demo_runs_from_any_folder_and_leaves_it_alone(tmp_path: Path) -> None:
         assert f"{name.value} " in text, name  # every class in the counts lines
     issue = (out / "rolling-issue.md").read_text(encoding="utf-8")
     assert "### Dead (2)" in issue and "taxonomy-of-nns" in issue
+    # each dead reading links its last good capture from before it broke, and the demo says
+    # which capture of the breakage it rejected and why
+    fallbacks = text.split("Archived copies offered instead of the broken originals", 1)[1]
+    for reading, good, bad in (
+        ("taxonomy-of-nns", "20210302174410", "2025-03-20: soft 404"),
+        ("less-technical-explainer", "20220517090342", "2023-06-12: soft 404"),
+    ):
+        block = fallbacks.split(f"  {reading} (dead):", 1)[1].splitlines()[1:3]
+        assert "offered:  last good copy before it broke" in block[0] and good in block[0]
+        assert f"rejected: {bad}" in block[1], block
+        assert f"web/{good}/" in issue
+    assert "archive: 15 captured, 2 not captured (page broken)" in text  # never submitted
     assert (out / "site" / "index.html").is_file() and (out / "READINGS.md").is_file()
     # one sandbox issue, kept across nights; night 2 adds a failure to the failing readings'
     # rows of recent nights, so its text (and the issue) changes too
