@@ -149,6 +149,7 @@ class Soft404Report:
     """The signals that fired on one page and what they add up to."""
 
     signals: list[Signal] = field(default_factory=list)
+    words: int | None = None  # visible words of the page (exact, or the cheap pass's estimate)
 
     @property
     def score(self) -> float:
@@ -257,22 +258,27 @@ def quick_clean(page: FetchResult) -> bool:
     page without a titled or headed text is left to the parse (it may be empty), and so is
     one whose hidden blocks, titles, headings or comments do not open and close in pairs.
     """
+    return _quick_scan(page)[0]
+
+
+def _quick_scan(page: FetchResult) -> tuple[bool, int | None]:
+    """:func:`quick_clean` and, when the pass got that far, its estimate of the words."""
     final = page.final_url.lower()
     if any(host in final for host in PARKING_HOSTS):
-        return False
+        return False, None
     markup = page.text(MAX_PARSE_BYTES)
     if not _balanced(markup.lower()):
-        return False
+        return False, None
     markup = _COMMENT.sub(" ", markup)
     heads = " | ".join(_plain(m.group(2)) for m in _TITLE_OR_H1.finditer(markup))
     if not heads.strip() or not_found_phrase(heads):
-        return False  # no title or heading (an empty page?), or a not-found phrase in one
+        return False, None  # no title or heading (an empty page?), or a not-found phrase in one
     body = _TAG.sub(" ", _HIDDEN_BLOCK.sub(" ", markup))
     if "&" in body:
         body = html.unescape(body)
     words = body.split()
     if not words:
-        return False
+        return False, len(words)
     # keys first (substring tests); the normalised text only when one is there
     lower = f"{heads} | {body}".lower()
     short = len(words) < QUICK_LONG_WORDS  # weak words in headings and any in the text count
@@ -288,8 +294,8 @@ def quick_clean(page: FetchResult) -> bool:
         if any(key in lower for key in keys):
             text = text or f"{heads} | {' '.join(words)}"
             if pattern.search(text):
-                return False
-    return True
+                return False, len(words)
+    return True, len(words)
 
 
 # -- the signals ---------------------------------------------------------------------------
@@ -497,7 +503,12 @@ def assess(requested: str, page: FetchResult) -> Soft404Report:
     """Every signal that needs no extra request, for a 2xx answer to ``requested``."""
     report = Soft404Report()
     html_page = is_html(page) and bool(page.body.strip())
-    text = page_text(page) if html_page and not quick_clean(page) else None
+    text = None
+    if html_page:
+        clean, report.words = _quick_scan(page)
+        if not clean:
+            text = page_text(page)
+            report.words = text.words
     candidates = [
         empty_signal(page, text),
         redirect_signal(requested, page) or inpage_redirect_signal(requested, page),
@@ -633,6 +644,8 @@ def worth_probing(requested: str, page: FetchResult, report: Soft404Report) -> b
         return False
     if report.suspicious or _redirected_up(requested, page):
         return True
+    if report.words is not None:  # counted by assess (exactly, or by the cheap pass)
+        return report.words < SHORT_PAGE_WORDS
     if page._tree is not None:  # parsed already: the exact count is free
         return page_text(page).words < SHORT_PAGE_WORDS
     return len(_visible_markup(page.text(MAX_PARSE_BYTES)).split()) < SHORT_PAGE_WORDS
