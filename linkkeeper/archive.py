@@ -18,6 +18,7 @@ Without keys only step 1 runs and readings that need a capture wait for keys (th
 from __future__ import annotations
 
 import asyncio
+import copy
 import enum
 import json
 import logging
@@ -386,6 +387,9 @@ class ArchiveRun:
     def _needs_lookup(self, entry: Entry) -> bool:
         assert entry.record is not None
         checked = parse_time(captures_of(entry.record)["checked_at"])
+        seen = self.ledger.freshness.looked_up(entry.reading.id, entry.reading.url)
+        if seen is not None and (checked is None or seen > checked):
+            checked = seen  # looked up since, found nothing new (see _look_up)
         if self.refresh or checked is None or self.clock() - checked >= self.settings.window:
             return True
         return self._due(entry) or entry.state == State.SUBMITTED
@@ -405,8 +409,16 @@ class ArchiveRun:
             entry.unreachable = isinstance(exc, WaybackUnreachable)
             failed.append(entry)
             return
+        before = copy.deepcopy({k: v for k, v in section.items() if k != "checked_at"})
         self._merge(entry.record, found)
-        section["checked_at"] = format_time(self.clock())
+        now = self.clock()
+        # Only news moves the record's date: a lookup that found what was known is noted in
+        # the machine-local cache, so a quiet night leaves the record byte for byte.
+        after = {k: v for k, v in captures_of(entry.record).items() if k != "checked_at"}
+        if after != before or section["checked_at"] is None:
+            captures_of(entry.record)["checked_at"] = format_time(now)
+        if not self.dry_run:
+            self.ledger.freshness.note_lookup(entry.reading.id, entry.reading.url, now)
         if found.excluded:
             self._set(entry, State.EXCLUDED, found.excluded)
         elif entry.state == State.EXCLUDED:  # no longer blocked

@@ -1084,3 +1084,20 @@ def prune_command(readings: Path, snapshots: Path, yes: bool) -> None:
     else:
         click.echo(f"Deleted {len(removed)} orphaned record(s): {', '.join(removed)}")
     exit_if_damaged(ledger, "they were not pruned, whatever their reading")
+
+
+def _give_every_option_a_variable(group: click.Group) -> None:
+    """Every option can come from the environment (the README promises it): options without a
+    shared ``LINKKEEPER_<OPTION>`` variable get ``LINKKEEPER_<COMMAND>_<OPTION>``, so that a
+    variable meant for one command (``LINKKEEPER_FORMAT=github`` for check) never reaches
+    another whose choices differ."""
+    for name, command in group.commands.items():
+        for param in command.params:
+            if isinstance(param, click.Option) and param.envvar is None and param.opts:
+                option = max(param.opts, key=len).lstrip("-").replace("-", "_").upper()
+                prefix = name.replace("-", "_").upper()
+                param.envvar = f"LINKKEEPER_{prefix}_{option}"
+                param.show_envvar = True
+
+
+_give_every_option_a_variable(cli)

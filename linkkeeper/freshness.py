@@ -10,6 +10,10 @@ The same file keeps what a conditional re-check needs (``pages``: validators and
 of each reading's last good check, :mod:`linkkeeper.revalidate`). They are machine-local for
 the same reason: a page that changes on every request would otherwise rewrite its record, and
 the nightly commit, every night. Losing them costs one full night, nothing else.
+
+And when each reading's Wayback captures were last looked up (``lookups``): the record's
+``captures.checked_at`` moves only when a lookup found something new, so a reading with no
+capture yet is not rewritten by every nightly lookup that finds nothing.
 """
 
 from __future__ import annotations
@@ -38,10 +42,12 @@ class FreshnessCache:
         path: Path,
         entries: dict[str, dict[str, Any]] | None = None,
         pages: dict[str, dict[str, Any]] | None = None,
+        lookups: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.path = path
         self._entries = entries or {}
         self._pages = pages or {}
+        self._lookups = lookups or {}
         self._dirty = False
         self._lock = threading.Lock()  # the check engine records from worker threads
 
@@ -61,10 +67,13 @@ class FreshnessCache:
             return cls(path)  # a cache: an unknown one only costs re-checks
         pages = data.get("pages")
         pages = pages if isinstance(pages, dict) else {}
+        lookups = data.get("lookups")
+        lookups = lookups if isinstance(lookups, dict) else {}
         return cls(
             path,
             {k: v for k, v in entries.items() if isinstance(v, dict)},
             {k: v for k, v in pages.items() if isinstance(v, dict)},
+            {k: v for k, v in lookups.items() if isinstance(v, dict)},
         )
 
     def confirmed(self, reading_id: str, url: str | None) -> datetime | None:
@@ -84,6 +93,22 @@ class FreshnessCache:
             if known is not None and known >= at:
                 return
             self._entries[reading_id] = {"url": url, "at": format_time(at)}
+            self._dirty = True
+
+    def looked_up(self, reading_id: str, url: str | None) -> datetime | None:
+        """When the captures of ``url`` were last looked up for this reading, if known."""
+        entry = self._lookups.get(reading_id)
+        if entry is None or entry.get("url") != url:
+            return None
+        try:
+            return parse_time(entry.get("at"))
+        except ValueError:
+            return None
+
+    def note_lookup(self, reading_id: str, url: str | None, at: datetime) -> None:
+        """Remember a capture lookup made at ``at``."""
+        with self._lock:
+            self._lookups[reading_id] = {"url": url, "at": format_time(at)}
             self._dirty = True
 
     def page(self, reading_id: str) -> dict[str, Any] | None:
@@ -109,6 +134,8 @@ class FreshnessCache:
             document: dict[str, Any] = {"version": VERSION, "confirmed": self._entries}
             if self._pages:
                 document["pages"] = self._pages
+            if self._lookups:
+                document["lookups"] = self._lookups
             text = json.dumps(document, sort_keys=True, separators=(",", ":")) + "\n"
             atomic_write_text(self.path, text)
             self._dirty = False

@@ -628,7 +628,9 @@ class Ledger:
         state = assess(record.current_checks, policy or self.policy)  # every entry parsed
         record.health = state
         write = self._stage(record, path, found, built=True)
-        if result.verdict in SUCCESS:
+        if result.verdict in SUCCESS or result.verdict == Verdict.BLOCKED:
+            # seen as recorded at ``at``: a repeat is not stored, so the cache keeps the date
+            # ("checked" on a blocked card is last night's, not the first wall's)
             self.freshness.confirm(record.id, record.url, at)
             record.confirmed_at = max(at, record.confirmed_at or at)
         result.health = state.state  # what record.health.state would parse back

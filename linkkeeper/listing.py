@@ -1,7 +1,8 @@
 """``linkkeeper list``: the curriculum as a readable table or as JSON, offline.
 
 ``titles`` is the seam for the ledger: a mapping of reading id -> fetched page title, used
-where the curriculum has no title of its own (shown dimmed, ``title_source: "ledger"``).
+where the curriculum has no title of its own (shown dimmed, ``title_from: "page"``, the key
+``week`` and ``publish`` use; ``title_source: "ledger"`` is its older name, kept).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def _reading(reading: Reading, titles: Mapping[str, str]) -> dict[str, Any]:
     return {
         "id": reading.id,
         "title": title,
-        "title_source": source,
+        "title_from": {"curriculum": "curriculum", "ledger": "page"}.get(source or ""),
+        "title_source": source,  # the older name (values curriculum | ledger), kept
         "url": reading.url,
         "kind": reading.kind,
         "note": reading.note,

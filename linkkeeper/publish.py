@@ -80,6 +80,10 @@ class ReadingView:
         if state == Health.FAILING:  # the policy arithmetic means nothing to a member
             since = health.first_failure or health.since
             summary = f"failing since {human_date(since)}" if since else "failing"
+        if reason:
+            from linkkeeper.soft404 import for_members
+
+            reason = for_members(reason)  # no "(+1.0)" signal weights on a members' page
         return f"{reason}; {summary}" if reason and reason not in summary else summary
 
     def to_dict(self) -> dict[str, Any]:

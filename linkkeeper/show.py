@@ -225,7 +225,16 @@ def render_text(document: dict[str, Any], checks: int = 10) -> str:
     lines += _metadata_lines(document["metadata"])
     lines.append("")
     state = health.get("state", "unknown")
-    lines.append(f"Health: {state}" + (f" — {health['summary']}" if health.get("summary") else ""))
+    summary = health.get("summary")
+    recorded = [c for c in document["checks"] if isinstance(c, dict)]
+    if state == "unknown" and recorded:  # "not checked yet" above a list of checks misleads
+        latest = recorded[-1]
+        summary = (
+            f"no verdict yet: {len(recorded)} check(s) recorded, none judged the link "
+            f"(latest {latest.get('at')}: {latest.get('verdict')}, "
+            f"{_cut(str(latest.get('reason') or ''), 60)})"
+        )
+    lines.append(f"Health: {state}" + (f" — {summary}" if summary else ""))
     lines += _night_lines(document["checks"])
     lines += _check_lines(document["checks"], checks)
     lines.append("")

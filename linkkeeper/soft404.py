@@ -171,6 +171,15 @@ class Soft404Report:
         return "; ".join(f"{s.detail} ({s.weight:+.1f})" for s in self.signals)
 
 
+_WEIGHTS = re.compile(r"\s*\([+-]\d+(?:\.\d+)?\)")
+
+
+def for_members(reason: str) -> str:
+    """A verdict's reason without the signal weights ("(+1.0)"): they explain the verdict to
+    an organizer; members read the words."""
+    return _WEIGHTS.sub("", reason)
+
+
 @dataclass(frozen=True)
 class PageText:
     """The parts of an HTML page the signals look at."""

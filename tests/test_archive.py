@@ -634,3 +634,28 @@ def test_an_archive_that_cannot_be_reached_learns_nothing_and_says_so(
         assert result.output.count(KEYS_PAGE) == 0
         assert not list((project / "snapshots").glob("[!.]*.json"))  # nothing recorded
     assert json.loads(result.stdout)["unreachable"].startswith("The Wayback Machine could not")
+
+
+@pytest.mark.asyncio
+async def test_a_quiet_night_leaves_every_record_byte_for_byte(
+    clean_sandbox: Sandbox, machine: WaybackMachine, clock: ManualClock, tmp_path: Path
+) -> None:
+    """Readings with no capture (no keys to make one) are looked up every night; a lookup that
+    finds nothing new must not rewrite ``captures.checked_at`` (a commit every night)."""
+    machine.seed(url(0), "20220915120000")
+    selected = readings(3)
+    await archive(clean_sandbox, selected, tmp_path, clock, keys=None)
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("[!.]*.json")}
+    assert len(before) == 3
+    for _night in range(2):
+        clock.advance(days=1)
+        clean_sandbox.requests.clear()
+        await archive(clean_sandbox, selected, tmp_path, clock, keys=None)
+        assert clean_sandbox.requests.matching(WEB, "/cdx/search/cdx")  # really looked up
+        assert {p.name: p.read_bytes() for p in tmp_path.glob("[!.]*.json")} == before
+    # news still moves the date: a capture appears for r1
+    machine.seed(url(1), "20260303120000")
+    clock.advance(days=1)
+    await archive(clean_sandbox, selected, tmp_path, clock, keys=None)
+    assert record(tmp_path, "r1")["captures"]["checked_at"] == "2026-03-05T12:00:00Z"
+    assert (tmp_path / "r2.json").read_bytes() == before["r2.json"]

@@ -68,6 +68,7 @@ def test_list_json(workdir: Path) -> None:
     assert first == {
         "id": "arxiv-1910-01500",
         "title": "ML Perf paper",
+        "title_from": "curriculum",  # the key `week` and `publish` use
         "title_source": "curriculum",
         "url": "https://arxiv.org/pdf/1910.01500.pdf",
         "kind": "arxiv",
