@@ -422,7 +422,7 @@ class Fetcher:
             await asyncio.sleep(backoff)  # the scheduler adds the rest of any host pause
             waited += wait
             attempt += 1
-        if asked and waited:
+        if asked and waited and is_transient(result):  # what the wait bought: nothing
             capped = (
                 f" (Retry-After asked {asked:.0f} s; at most {self.settings.retry_after_cap:g} s "
                 "is waited)"

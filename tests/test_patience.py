@@ -47,6 +47,14 @@ async def test_retry_after_is_capped_and_the_wait_is_reported(clean_sandbox: San
 
 
 @pytest.mark.asyncio
+async def test_a_retry_after_that_pays_off_leaves_no_note(clean_sandbox: Sandbox) -> None:
+    remap = Remapper.parse(clean_sandbox.remap_rules())
+    async with Fetcher(fast(retry_after_cap=0.3), remap=remap) as fetcher:
+        result = await fetcher.fetch("https://trouble.example/flaky-429/pays-off?retry_after=1")
+    assert (result.status, result.attempts, result.retry_note) == (200, 2, None)
+
+
+@pytest.mark.asyncio
 async def test_slow_drip_costs_one_link_timeout_not_four_attempts(clean_sandbox: Sandbox) -> None:
     remap = Remapper.parse(clean_sandbox.remap_rules())
     settings = fast(total_timeout=1.0, read_timeout=0.5, link_timeout=1.5, retries=3)
