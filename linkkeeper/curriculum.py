@@ -234,6 +234,11 @@ def url_problem(url: str) -> str | None:
         return f"{url!r} has spaces at its start or end; remove them"
     if any(ch.isspace() for ch in url):
         return f"{url!r} contains a space; remove it or write it as %20"
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in url):
+        return (
+            f"{url!r} contains an invisible control character; copy the address again from "
+            "the browser"
+        )
     scheme, sep, rest = url.partition("://")
     if not sep:
         if re.match(r"^[\w-]+(\.[\w-]+)+(/|$)", url):

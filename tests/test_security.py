@@ -164,6 +164,18 @@ def test_ordinary_hosts_still_load(url: str) -> None:
     loads(f"weeks:\n- week: 1\n  readings:\n  - url: '{url}'\n")
 
 
+def test_control_characters_in_a_url_are_refused_at_load() -> None:
+    for url in (
+        "https://a.example/\\e]8;;https://evil.example\\ax",
+        "https://a.example/\\u202egnp.exe",
+    ):
+        text = f'weeks:\n- week: 1\n  readings:\n  - url: "{url}"\n'  # YAML escapes
+        with pytest.raises(CurriculumError) as caught:
+            loads(text)
+        (problem,) = caught.value.problems
+        assert problem.line == 4 and "invisible control character" in problem.message
+
+
 def test_check_of_an_invalid_idn_host_exits_2_without_a_traceback(tmp_path: Path) -> None:
     (tmp_path / "readings.yaml").write_text(
         "weeks:\n- week: 1\n  readings:\n  - url: https://xn--zz.example/\n", encoding="utf-8"
