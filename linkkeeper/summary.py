@@ -216,8 +216,9 @@ def step_summary(night: Night) -> str:
         f"{headline(night)}. The night {result}.",
         "",
     ]
-    for stage in night.stages:
-        lines.append(f"- **{stage.name}** ({stage.status}): {stage.message}")
+    for stage in night.stages:  # a failure's words may be a server's (GitHub, the archive)
+        message = textsafe.md_text(stage.message) if stage.status == "failed" else stage.message
+        lines.append(f"- **{stage.name}** ({stage.status}): {message}")
     lines += ["", render_markdown(night.outcome)]
     return "\n".join(lines)
 

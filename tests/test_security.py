@@ -37,7 +37,9 @@ class Bounded(subprocess.CompletedProcess[str]):
     peak_mb: float  # the child's peak resident memory
 
 
-def run_bounded(args: list[str], cwd: Path, timeout: float = 60) -> Bounded:
+def run_bounded(
+    args: list[str], cwd: Path, timeout: float = 60, env: dict[str, str] | None = None
+) -> Bounded:
     """``linkkeeper ARGS`` with at most :data:`MEMORY_LIMIT` of address space (a bomb that is
     not refused ends in MemoryError or the timeout, not in a machine out of memory), and its
     peak resident memory measured."""
@@ -53,6 +55,7 @@ def run_bounded(args: list[str], cwd: Path, timeout: float = 60) -> Bounded:
             stderr=err,
             text=True,
             preexec_fn=limit,
+            env={**os.environ, **(env or {})},
         )
         timer = threading.Timer(timeout, child.kill)
         timer.start()
@@ -641,3 +644,28 @@ def test_error_words_are_put_back_in_the_real_url_space() -> None:
     )
     assert "127.0.0.1" not in text and "4455" not in text
     assert text.startswith("Cannot connect to host arxiv.org ssl:default")
+
+
+def test_a_hostile_github_answer_is_inert_in_the_job_summary(tmp_path: Path) -> None:
+    body = b'{"message": "[click here to fix](https://evil.example) @octocat <img src=x> #1"}'
+
+    async def refuse(path: str, writer: asyncio.StreamWriter) -> None:
+        writer.write(answer("403 Forbidden", {"Content-Type": "application/json"}, body))
+
+    (tmp_path / "readings.yaml").write_text(
+        "weeks:\n- week: 1\n  readings:\n  - title: Install PyTorch\n", encoding="utf-8"
+    )
+    with RawServer("127.0.0.1", refuse) as api:
+        done = run_bounded(
+            ["nightly", "--readings", "readings.yaml", "--snapshots", "snapshots",
+             "--allow-private", "--github-api", api.origin, "--github-repo", "o/r",
+             "--summary-file", "summary.md", "--wayback-url", api.origin,
+             "--availability-url", f"{api.origin}/available"],
+            tmp_path,
+            env={"GITHUB_TOKEN": "ghp_canary_token_5"},
+        )  # fmt: skip
+        assert api.paths, done.stderr
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "rolling issue** (failed)" in summary, summary
+    assert "\\[click here to fix\\](https://evil.example) @\u200boctocat &lt;img" in summary
+    assert "ghp_canary_token_5" not in summary + done.stdout + done.stderr
