@@ -22,7 +22,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from linkkeeper import drift
+from linkkeeper import drift, textsafe
 from linkkeeper.health import format_time
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 GOOD, BAD, UNREADABLE = "good", "bad", "unreadable"
 MAX_TRIES = drift.CAPTURE_TRIES  # runs that try a capture whose replay failed
 READS_PER_RUN = 3  # replays per reading per run: the archive is shared and paced
+REASON_MAX = 500  # characters of a verdict's reason kept
 LIST_LIMIT = 25  # captures before the break listed by one CDX search (newest first)
 SIMILAR_AT = drift.CHANGED_BELOW  # a capture less like the baseline than this is not the reading
 
@@ -108,7 +109,7 @@ def record_verdict(
         "original": capture.get("original"),
         "url": capture.get("url"),
         "verdict": verdict,
-        "reason": reason,
+        "reason": textsafe.plain(reason, REASON_MAX),  # words from a page: no escapes stored
         "read_at": format_time(now),
     }
     if similarity is not None:

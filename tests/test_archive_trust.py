@@ -348,3 +348,16 @@ def test_drift_and_unreplayable_captures_are_not_offered(
     good = (now - timedelta(days=400)).strftime("%Y%m%d%H%M%S")
     assert verdicts[good]["verdict"] == "good" and verdicts[good]["similarity"] >= 0.6
     assert result["capture"]["timestamp"] == good
+
+
+def test_a_verdict_keeps_no_terminal_escapes_from_the_captured_page() -> None:
+    from linkkeeper.capture_check import BAD, record_verdict
+
+    section: dict[str, Any] = {}
+    capture = {"timestamp": BAD_TS, "url": snapshot(BAD_TS, LIVE[1]), "original": LIVE[1]}
+    record_verdict(
+        section, capture, BAD, "soft 404: '\x1b[2JPage not found\x07' in the title", NIGHTS[0]
+    )
+    stored = section["verdicts"][BAD_TS]
+    assert stored["reason"] == "soft 404: 'Page not found' in the title"
+    assert stored["verdict"] == BAD and stored["read_at"] == "2026-03-01T03:17:00Z"
