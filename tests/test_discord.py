@@ -624,3 +624,38 @@ def test_without_a_webhook_discord_is_off(
     )
     assert [s.name for s in result.night.stages if s.name == "discord"] == []
     assert len(box.requests) == 0 and not (tmp_path / "snapshots" / "_discord.json").exists()
+
+
+def test_the_webhook_also_comes_from_linkkeepers_variable_and_the_config_file(
+    tmp_path: Path, api: DiscordAPI, box: Sandbox
+) -> None:
+    root = project(tmp_path, ALIVE)
+    rules = "".join(f"  '{rule}',\n" for rule in box.remap_rules())
+    (root / "pyproject.toml").write_text(
+        f'[tool.linkkeeper]\ndiscord_webhook = "{WEBHOOK_URL}"\nallow_private = true\n'
+        f"remap = [\n{rules}]\n",
+        encoding="utf-8",
+    )
+    base = [
+        "--config",
+        str(root / "pyproject.toml"),
+        "week",
+        "1",
+        "--post",
+        "--readings",
+        str(root / "readings.yaml"),
+        "--snapshots",
+        str(root / "snapshots"),
+    ]
+    result = CliRunner().invoke(cli, base, env={"DISCORD_WEBHOOK_URL": None})
+    assert result.exit_code == 0, result.output
+    assert len(api.posted()) == 1
+    api.reset()
+    (root / "snapshots" / "_discord.json").unlink()
+    (root / "pyproject.toml").write_text(
+        f"[tool.linkkeeper]\nallow_private = true\nremap = [\n{rules}]\n", encoding="utf-8"
+    )
+    env = {"DISCORD_WEBHOOK_URL": None, "LINKKEEPER_DISCORD_WEBHOOK": WEBHOOK_URL}
+    result = CliRunner().invoke(cli, base, env=env)
+    assert result.exit_code == 0, result.output
+    assert len(api.posted()) == 1 and TOKEN not in result.output
