@@ -565,7 +565,11 @@ async def _sync_week(
         calls += 1
         ledger.save()
     while len(ids) > len(messages):
-        await client.delete(ids[-1])
+        try:
+            await client.delete(ids[-1])
+        except DiscordError as exc:
+            if exc.code != 10008:  # already deleted in Discord: nothing left to do
+                raise
         ids.pop()
         sent.pop()
         calls += 1

@@ -368,6 +368,11 @@ def _discord(
             report = discord.run(work)
     except (discord.DiscordError, LedgerError) as exc:
         return StageNote("discord", "failed", str(exc))
+    except Exception as exc:  # a bug must not cost the night its summary and issue
+        token = discord.Webhook.parse(options.discord_webhook or "").token
+        text = f"{type(exc).__name__}: {exc}".replace(token, "***")
+        log.error("the discord stage failed: %s", text)  # no traceback: it could hold the URL
+        return StageNote("discord", "failed", text)
     counts = {"healed": len(report.edited), "alerted": len(report.alerted)}
     return StageNote("discord", report.status, report.message, counts)
 
