@@ -152,10 +152,13 @@ def assess(checks: Sequence[Checked], policy: HealthPolicy | None = None) -> Hea
         summary = f"dead: {_plural(len(failing), 'failure')} over {span:.0f} h {after}"
         return HealthState(Health.DEAD, dead_at, summary, **common)
     span = _hours(failing[-1].at - first)
-    summary = (
-        f"failing: {len(failing)} of {policy.dead_after_failures} failures needed, "
-        f"over {span:.0f} h of {policy.dead_after_hours:g} h"
+    needed = policy.dead_after_failures
+    count = (  # never "4 of 3 failures": past the count, only the time is still missing
+        f"{len(failing)} of {needed} failures needed"
+        if len(failing) <= needed
+        else f"{len(failing)} failures ({needed} needed)"
     )
+    summary = f"failing: {count}, over {span:.0f} h of {policy.dead_after_hours:g} h"
     return HealthState(Health.FAILING, first, summary, **common)
 
 

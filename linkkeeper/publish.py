@@ -155,6 +155,9 @@ class SiteView:
     weeks: list[SectionView]
     backlog: list[SectionView]
     updated: datetime | None  # newest check in the ledger, or the --now given
+    # The newest change the record files hold (not the machine-local "seen again" times):
+    # READINGS.md is committed, so it is dated by this and a quiet night leaves it as it is.
+    recorded: datetime | None = None
 
     def readings(self) -> Iterable[ReadingView]:
         for section in [*self.weeks, *self.backlog]:
@@ -253,6 +256,22 @@ def _latest_time(records: Iterable[Record | None]) -> datetime | None:
     return max(times, default=None)
 
 
+def _latest_recorded(records: Iterable[Record | None]) -> datetime | None:
+    """The newest time written in the records themselves (checks, capture lookups)."""
+    times: list[datetime] = []
+    for record in records:
+        if record is None:
+            continue
+        try:
+            times += [check.at for check in record.current_checks]
+            captures = record.data.get("captures")
+            if isinstance(captures, dict) and (at := parse_time(captures.get("checked_at"))):
+                times.append(at)
+        except (ValueError, TypeError, KeyError):
+            continue
+    return max(times, default=None)
+
+
 def build(curriculum: Curriculum, ledger: Ledger, now: datetime | None = None) -> SiteView:
     """The whole view model; a damaged record shows as never checked (it is remembered in
     ``ledger.damaged`` for the command to report)."""
@@ -283,6 +302,7 @@ def build(curriculum: Curriculum, ledger: Ledger, now: datetime | None = None) -
         weeks=weeks,
         backlog=backlog,
         updated=updated.astimezone(UTC) if updated else None,
+        recorded=(now or _latest_recorded(records.values()) or updated),
     )
 
 

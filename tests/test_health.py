@@ -253,3 +253,10 @@ def test_stored_health_holds_nothing_that_grows_with_identical_nights() -> None:
     }  # fmt: skip
     assert state.summary == "blocked by the site since 2026-11-02; cannot tell whether it is alive"
     assert state.last_checked == night(2)  # in memory only
+
+
+def test_more_failures_than_needed_never_reads_four_of_three() -> None:
+    history = nights(*((night(1, hour), BROKEN) for hour in (3, 4, 5, 6)))
+    state = assess(history)
+    assert state.state == Health.FAILING
+    assert state.summary == "failing: 4 failures (3 needed), over 3 h of 48 h"

@@ -218,3 +218,55 @@ def test_an_offline_night_says_it_learned_nothing_and_writes_nothing(
     assert not list((work / "snapshots").glob("[!.]*.json"))  # nothing for git to commit
     assert api.issues() == []  # the rolling issue is left alone
     assert "does not let robots" not in result.stdout
+
+
+QUIET = """\
+title: Quiet list
+weeks:
+  - week: 1
+    readings:
+      - id: live
+        title: A live post
+        url: https://blog.example/post/live
+      - id: walled
+        title: Behind a wall
+        url: https://trouble.example/status/403
+      - id: discuss
+        title: Discuss in the group
+"""
+
+
+def test_quiet_nights_leave_the_ledger_and_readings_md_byte_for_byte(
+    clean_sandbox: Sandbox, work: Path
+) -> None:
+    """Nothing changed on the web: the second and third nights write nothing, so the nightly
+    has nothing to commit (without keys the live reading is looked up in the archive each
+    night, finding nothing new)."""
+    (work / "readings.yaml").write_text(QUIET, encoding="utf-8")
+    curriculum = load(work / "readings.yaml")
+    snapshots = []
+    for night in range(3):
+        options = nightly.NightlyOptions(
+            check=CheckOptions(
+                readings=work / "readings.yaml",
+                snapshots=work / "snapshots",
+                remap=tuple(clean_sandbox.remap_rules()),
+                allow_private=True,
+                host_interval=0.0,
+                fail_on="never",
+            ),
+            site=work / "site",
+            markdown=work / "READINGS.md",
+            issue=False,
+            archive={"cdx_interval": 0.0, "poll_interval": 0.0},
+        )
+        start = datetime(2026, 3, 1, 3, 17, tzinfo=UTC) + timedelta(days=night)
+        result = nightly.run(options, curriculum, clock=lambda s=start: s, say=lambda _: None)
+        assert result.exit_code == 0
+        # what the workflow commits (site/ is deployed, not committed: its "checked" dates
+        # and night strips do move, as they should)
+        files = [*(work / "snapshots").glob("[!.]*.json"), work / "READINGS.md"]
+        snapshots.append({str(p): p.read_bytes() for p in files})
+    assert len(snapshots[0]) >= 4
+    assert b"unchanged since 1 Mar 2026" in snapshots[2][str(work / "READINGS.md")]
+    assert snapshots[1] == snapshots[0] and snapshots[2] == snapshots[0]
