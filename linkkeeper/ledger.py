@@ -866,13 +866,18 @@ def _validate(
 def _validate_sections(data: dict[str, Any], problem: Callable[..., LedgerError]) -> None:
     """Other stages' sections have the types those stages read them as (see
     :data:`SECTION_SHAPES`), and nothing nests deeper than :data:`MAX_DEPTH`."""
-    stack = [(data, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise problem(f"nests more than {MAX_DEPTH} levels deep (no record does)")
-        children = node.values() if type(node) is dict else node
-        stack.extend((c, depth + 1) for c in children if type(c) is dict or type(c) is list)
+    level: list[Any] = [data]  # breadth first: one list per level, no tuple per node
+    for _ in range(MAX_DEPTH):
+        deeper = []
+        for node in level:
+            for child in node.values() if type(node) is dict else node:
+                if type(child) is dict or type(child) is list:
+                    deeper.append(child)
+        if not deeper:
+            break
+        level = deeper
+    else:
+        raise problem(f"nests more than {MAX_DEPTH} levels deep (no record does)")
     for name, shape in SECTION_SHAPES.items():
         section = data.get(name)
         if section is None:
