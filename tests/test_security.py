@@ -669,3 +669,13 @@ def test_a_hostile_github_answer_is_inert_in_the_job_summary(tmp_path: Path) -> 
     assert "rolling issue** (failed)" in summary, summary
     assert "\\[click here to fix\\](https://evil.example) @\u200boctocat &lt;img" in summary
     assert "ghp_canary_token_5" not in summary + done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("handler", [endless, gzip_bomb], ids=["endless", "gzip-bomb"])
+def test_an_over_long_github_answer_is_an_error_not_a_memory_blowup(handler: Handler) -> None:
+    too_long = pytest.raises(GitHubError, match="answer longer than 8388608 bytes")
+    with RawServer("127.0.0.1", handler) as api, too_long:
+        update_rolling_issue(
+                "x", healthy=False, repo="o/r", token="ghp_canary9", api_url=api.origin,
+                allow_private=True,
+            )  # fmt: skip
