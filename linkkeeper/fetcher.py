@@ -487,6 +487,7 @@ class Fetcher:
         redirects: list[tuple[int, str]] = []
         try:
             current = httpx.URL(url)  # parsed once per hop: the join below reuses it
+            _ = current.host  # decodes the name: a bad xn-- label raises here, not later
         except (httpx.InvalidURL, UnicodeError) as exc:  # UnicodeError: idna, bad xn-- label
             return FetchResult(
                 url=url, final_url=url, status=None, method=method,
@@ -513,6 +514,7 @@ class Fetcher:
                 return hop
             try:
                 current = current.join(location)
+                _ = current.host  # a bad xn-- label in the Location raises here, not later
             except (httpx.InvalidURL, UnicodeError) as exc:
                 hop.error = "bad-redirect"
                 hop.error_detail = textsafe.plain(

@@ -137,6 +137,11 @@ REFUSALS = {
 }
 
 
+# A request that could not be made or answered; InvalidURL and UnicodeError (idna): a Location
+# the server sent that is no URL, e.g. an ``xn--`` label that is not punycode.
+REQUEST_FAILURES = (httpx.HTTPError, httpx.InvalidURL, UnicodeError)
+
+
 class WaybackError(Exception):
     """The archive could not be asked or answered nonsense; the text never holds a secret."""
 
@@ -445,7 +450,7 @@ class WaybackClient:
                 timeout=self.settings.timeout,
                 **kwargs,
             )
-        except httpx.HTTPError as exc:  # text may echo the request: scrub, drop the chain
+        except REQUEST_FAILURES as exc:  # text may echo the request: scrub, drop the chain
             kind = WaybackUnreachable if isinstance(exc, httpx.TransportError) else WaybackError
             raise kind(self._scrub(f"{method} {url} failed: {type(exc).__name__}: {exc}")) from None
 
@@ -735,7 +740,7 @@ class WaybackClient:
                             del body[max_bytes:]
                             truncated = True
                             break
-            except httpx.HTTPError as exc:  # text may echo the request: scrub, drop the chain
+            except REQUEST_FAILURES as exc:  # text may echo the request: scrub, drop the chain
                 raise WaybackError(
                     self._scrub(f"replay of {timestamp}/{url} failed: {type(exc).__name__}: {exc}")
                 ) from None
@@ -773,7 +778,7 @@ class WaybackClient:
                         kind = r.headers.get("content-type", "").split(";")[0].strip().lower()
                         body, truncated = await _capped(r, max_bytes)
                         return Replay(own, current, r.status_code, kind, body, hops, truncated)
-                except httpx.HTTPError as exc:
+                except REQUEST_FAILURES as exc:
                     raise WaybackError(
                         self._scrub(f"replay of {timestamp}/{url} failed: {type(exc).__name__}")
                     ) from None

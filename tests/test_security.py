@@ -679,3 +679,17 @@ def test_an_over_long_github_answer_is_an_error_not_a_memory_blowup(handler: Han
                 "x", healthy=False, repo="o/r", token="ghp_canary9", api_url=api.origin,
                 allow_private=True,
             )  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_a_redirect_to_an_invalid_idn_host_is_a_failed_request_not_a_traceback() -> None:
+    from linkkeeper.fetcher import Fetcher, FetchSettings
+
+    with RawServer("127.0.0.1", redirect_to("http://xn--zz.example/")) as server:
+        async with make_client(allow_private=True) as client:
+            wayback = WaybackClient(client, wayback_url=server.origin)
+            with pytest.raises(WaybackError, match="Invalid A-label"):
+                await wayback.cdx("https://example.org/a")
+        async with Fetcher(FetchSettings(allow_private=True, retries=0)) as fetcher:
+            result = await fetcher.fetch(f"{server.origin}/page")
+    assert result.error is not None and "xn--zz.example" in (result.error_detail or "")
