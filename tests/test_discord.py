@@ -659,3 +659,32 @@ def test_the_webhook_also_comes_from_linkkeepers_variable_and_the_config_file(
     result = CliRunner().invoke(cli, base, env=env)
     assert result.exit_code == 0, result.output
     assert len(api.posted()) == 1 and TOKEN not in result.output
+
+
+def test_a_healed_post_that_grows_or_shrinks_adds_or_deletes_messages(
+    tmp_path: Path, api: DiscordAPI, box: Sandbox
+) -> None:
+    def week(n: int) -> str:
+        return "weeks:\n- week: 1\n  readings:\n" + "".join(
+            f"  - id: r{i}\n    title: Reading {i} with a title long enough to need room\n"
+            f"    url: https://example.org/{'y' * 70}/{i}\n"
+            for i in range(n)
+        )
+
+    root = project(tmp_path / "one", {"r0": Plan()}, week(1))
+    assert post(box, root, "1").exit_code == 0
+    [first] = api.posted()
+    grown = tmp_path / "many"
+    project(grown, {f"r{i}": Plan() for i in range(30)}, week(30))
+    shutil.copy(root / "snapshots" / "_discord.json", grown / "snapshots" / "_discord.json")
+    assert heal(box, grown).edited == [1]
+    posted = api.posted()
+    assert len(posted) >= 3 and posted[0].id == first.id and first.id in api.messages
+    assert state(grown)["weeks"]["1"]["messages"] == [m.id for m in posted]
+    assert "Reading 29 with a title" in posted[-1].content and "added" in posted[-1].content
+
+    shrunk = project(tmp_path / "one-again", {"r0": Plan()}, week(1))
+    shutil.copy(grown / "snapshots" / "_discord.json", shrunk / "snapshots" / "_discord.json")
+    assert heal(box, shrunk, date(2026, 3, 4)).edited == [1]
+    assert [m.id for m in api.posted()] == [first.id]  # the extra messages were deleted
+    assert state(shrunk)["weeks"]["1"]["messages"] == [first.id]
