@@ -688,3 +688,27 @@ def test_a_healed_post_that_grows_or_shrinks_adds_or_deletes_messages(
     assert heal(box, shrunk, date(2026, 3, 4)).edited == [1]
     assert [m.id for m in api.posted()] == [first.id]  # the extra messages were deleted
     assert state(shrunk)["weeks"]["1"]["messages"] == [first.id]
+
+
+def test_merging_two_sides_keeps_every_posted_week_and_every_alert() -> None:
+    week = {"webhook": "1", "messages": ["10"], "shown": {"a": "ok"}}
+    base = {"version": 1, "weeks": {"1": week, "2": week}, "alerted": {"x": "t1"}}
+    ours = {
+        **base,
+        "weeks": {"1": {**week, "shown": {"a": "dead w"}}, "2": week},
+        "alerted": {"x": "t1", "a": "t2"},
+    }
+    theirs = {
+        **base,
+        "weeks": {"1": week, "2": {**week, "messages": ["20"]}, "3": {**week, "messages": ["30"]}},
+        "alerted": {"y": "t3"},
+    }
+    merged = discord.merge_records(base, ours, theirs)
+    assert merged["weeks"]["1"]["shown"] == {"a": "dead w"}  # only tonight changed it
+    assert merged["weeks"]["2"]["messages"] == ["20"]  # only the organizer changed it
+    assert merged["weeks"]["3"]["messages"] == ["30"]  # new on their side
+    assert merged["alerted"] == {"x": "t1", "a": "t2", "y": "t3"}
+    both = {**theirs, "weeks": {"1": {**week, "messages": ["11"]}}}
+    assert discord.merge_records(base, ours, both)["weeks"]["1"]["messages"] == ["11"]
+    same = {**theirs, "weeks": {"1": {**week, "shown": {"a": "moved m"}}}}
+    assert discord.merge_records(base, ours, same)["weeks"]["1"]["shown"] == {"a": "dead w"}
