@@ -130,10 +130,10 @@ def judge_replay(
     from linkkeeper.models import FetchResult, Verdict
     from linkkeeper.sites import site_for
     from linkkeeper.sites.generic import PageRules, judge_copy
-    from linkkeeper.wayback import GOOD_STATUSES, Original, _same_page
+    from linkkeeper.wayback import GOOD_STATUSES, Original, same_page
 
     hops = list(replay.redirects)
-    if not _same_page(original, reading_url):  # the capture is filed under where it led
+    if not same_page(original, reading_url):  # the capture is filed under where it led
         hops.insert(0, (302, original))
     page = FetchResult(
         reading_url,

@@ -769,7 +769,7 @@ class WaybackClient:
                                 hops.append((r.status_code, urljoin(current, location)))
                                 return Replay(own, current, r.status_code, "", b"", hops)
                             served, new = target
-                            if not _same_page(new, current):
+                            if not same_page(new, current):
                                 hops.append((r.status_code, new))
                             elif not hops:
                                 own = served
@@ -842,7 +842,7 @@ def _replayed(location: str, wayback_url: str) -> tuple[str, str] | None:
     return (found.group(1), found.group(2)) if found else None
 
 
-def _same_page(a: str, b: str) -> bool:
+def same_page(a: str, b: str) -> bool:
     """The archive moving between captures of one URL, not the page redirecting elsewhere."""
 
     def key(url: str) -> str:
