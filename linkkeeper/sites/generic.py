@@ -82,7 +82,7 @@ CHALLENGE_ANY = re.compile(
 # Bot walls that answer 5xx (Sucuri's firewall and Cloudflare's Bot Fight page with 503,
 # Cloudflare's "error 1006: access denied" with 500): the wall will not lift on a retry, so
 # the fetcher does not retry them (see :func:`wall_answer`).
-WALL_HEADERS = ("x-sucuri-block",)  # present on a non-2xx answer: a wall
+WALL_HEADERS = {"x-sucuri-block": "Sucuri firewall"}  # present on a non-2xx answer: a wall
 CHALLENGE_ON_200 = re.compile(
     r"<title>\s*(?:just a moment\.\.\.|attention required! \| cloudflare)"
     r"|cdn-cgi/challenge-platform|captcha-delivery\.com|px-captcha|confirm you(?:'|’)re not a bot",
@@ -111,9 +111,9 @@ def challenge_marker(page: FetchResult) -> str | None:
         return "cf-mitigated: challenge"
     ok = page.status is not None and 200 <= page.status < 300
     if not ok:
-        for name in WALL_HEADERS:
+        for name, label in WALL_HEADERS.items():
             if name in page.headers:
-                return f"{name}: {page.headers[name]}"[:60]
+                return f"{label}, {name}: {page.headers[name]}"[:60]
     text = page.text(CHALLENGE_SCAN_BYTES)
     if ok and not soft404.mentions(text, CHALLENGE_ON_200, CHALLENGE_ON_200_KEYS):
         return None
