@@ -685,16 +685,75 @@ async def probe(fetcher: Fetches, requested: str) -> FetchResult:
     return await asyncio.shield(task)
 
 
+_LINK_OR_META = re.compile(r"<(?:link|meta)\b[^>]*>", re.IGNORECASE)
+_ATTR = re.compile(r"""([a-z:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE)
+
+
+def declared_url(page: FetchResult) -> str | None:
+    """The page's own idea of its address: ``<link rel="canonical">``, else ``og:url``."""
+    markup = page.text(MAX_PARSE_BYTES)
+    lower = markup.lower()
+    if "canonical" not in lower and "og:url" not in lower:
+        return None
+    base = page.final_url or page.url
+    found: dict[str, str] = {}
+    for tag in _LINK_OR_META.finditer(markup):
+        attrs = {m.group(1).lower(): next(g for g in m.groups()[1:] if g is not None)
+                 for m in _ATTR.finditer(tag.group(0))}  # fmt: skip
+        if "canonical" in attrs.get("rel", "").lower().split() and attrs.get("href"):
+            found.setdefault("canonical", attrs["href"])
+        elif (attrs.get("property") or attrs.get("name") or "").lower() == "og:url":
+            found.setdefault("og", attrs.get("content", ""))
+    address = (found.get("canonical") or found.get("og") or "").strip()
+    return urljoin(base, html.unescape(address)) if address else None
+
+
+async def _home(fetcher: Fetches, url: str) -> FetchResult:
+    """The site's home page (cached per run and host, like the probes)."""
+    parts = urlsplit(url)
+    home = f"{parts.scheme}://{parts.netloc}/"
+    try:
+        cache = _PROBES.setdefault(fetcher, {})
+    except TypeError:
+        return await fetcher.fetch(home, max_body=MAX_PARSE_BYTES)
+    task = cache.get(home)
+    if task is None:
+        task = cache[home] = asyncio.ensure_future(fetcher.fetch(home, max_body=MAX_PARSE_BYTES))
+    return await asyncio.shield(task)
+
+
+async def home_signal(requested: str, page: FetchResult, fetcher: Fetches) -> Signal | None:
+    """A deep link whose page names the site's home page as its address (canonical or
+    ``og:url``) and reads like it: the site serves its home page for a lost link. A live
+    article that merely declares the wrong canonical (a common mistake) reads differently."""
+    if not is_deep(requested) or not is_html(page):
+        return None
+    declared = declared_url(page)
+    if declared is None or not is_home_url(declared) or not same_site(declared, requested):
+        return None
+    home = await _home(fetcher, page.final_url or requested)
+    if home.status is None or not 200 <= home.status < 300 or not is_html(home):
+        return None
+    ratio = similarity(page_text(page), page_text(home), _echoes(requested, home))
+    if ratio < SAME_PAGE:
+        return None
+    return Signal("is-home-page", 1.0, f"the page is the site's home page ({ratio:.0%} alike)")
+
+
 async def check_with_probe(
     requested: str, page: FetchResult, fetcher: Fetches, *, always_probe: bool = False
 ) -> Soft404Report:
-    """:func:`assess`, plus one sibling probe (per folder and run) when it is worth one."""
+    """:func:`assess`, plus one sibling probe (per folder and run) when it is worth one, and
+    a look at the home page when the page says it is the home page."""
     report = assess(requested, page)
     if report.is_soft404:
         return report
-    if not (always_probe and is_deep(requested)) and not worth_probing(requested, page, report):
-        return report
-    signal = probe_signal(page, await probe(fetcher, requested), requested)
-    if signal is not None:
-        report.signals.append(signal)
+    if (always_probe and is_deep(requested)) or worth_probing(requested, page, report):
+        signal = probe_signal(page, await probe(fetcher, requested), requested)
+        if signal is not None:
+            report.signals.append(signal)
+    if not report.is_soft404:
+        signal = await home_signal(requested, page, fetcher)
+        if signal is not None:
+            report.signals.append(signal)
     return report

@@ -133,6 +133,17 @@ def news_app() -> web.Application:
             ),
             web.get("/js-conditional", live_article("Consent story", NEWS, CONDITIONAL_SCRIPT)),
             web.get("/members/story", moved_to("/login?next=/members/story", 302)),
+            # an old story rewritten (inside the server, no redirect) to the home page
+            web.get("/2017/02/rewritten-story", fixed_page(NEWS_HOME)),
+            # a live story whose template declares the home page as canonical (a common slip)
+            web.get(
+                "/2024/02/canonical-slip",
+                live_article(
+                    "Canonical slip",
+                    NEWS,
+                    head='<link rel="canonical" href="https://news.example/">',
+                ),
+            ),
             web.get(
                 "/login",
                 fixed_page(page("Sign in - The Daily Example", "<h1>Sign in</h1><form></form>")),
