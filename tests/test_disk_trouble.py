@@ -127,3 +127,35 @@ def test_a_read_only_ledger_folder(clean_sandbox: Sandbox, project: Path) -> Non
         assert_one_line_error(result, snapshots / ".lock", "Read-only file system")
     assert {p.name: p.read_bytes() for p in snapshots.glob("*.json")} == before
     assert_every_record_whole(snapshots)
+
+
+def test_a_file_size_limit_during_check_without_root(
+    clean_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The same failure where mounting is not allowed (CI runs as a normal user): a limit
+    on file sizes (RLIMIT_FSIZE, SIGXFSZ ignored) makes the growing ledger journal's write
+    fail with EFBIG part way through the run."""
+    import resource
+    import signal
+    import sys
+
+    (tmp_path / "readings.yaml").write_text(_readings(40), encoding="utf-8")
+    remaps = [part for rule in clean_sandbox.remap_rules() for part in ("--remap", rule)]
+    command = [sys.executable, "-m", "linkkeeper", "check", "--allow-private",
+               "--host-interval", "0", *remaps]  # fmt: skip
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024, 16 * 1024))
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("LINKKEEPER_CONFIG", None)
+    done = subprocess.run(command, cwd=tmp_path, env=env, preexec_fn=limit,
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, done.stderr
+    assert errors[0].startswith("Error: cannot write snapshots/") and "File too large" in errors[0]
+    assert "run the same command again" in errors[0]
+    assert_every_record_whole(tmp_path / "snapshots")
