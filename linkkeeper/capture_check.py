@@ -203,7 +203,7 @@ class Verifier:
             return False
         mark = mark_timestamp(failure_mark(record))
         budget = [READS_PER_RUN]
-        changed = False
+        changed = self._after_break(section, mark) if mark else False
         for capture in _known(section, mark):
             found, touched = await self._judge(record, url, section, capture, budget)
             changed |= touched
@@ -224,6 +224,20 @@ class Verifier:
                 return changed
         section["search"] = {"before": mark, "exhausted": True, "at": format_time(self.now)}
         return True
+
+    def _after_break(self, section: dict[str, Any], mark: str) -> bool:
+        """Captures made after the current failures began are never offered: each is kept
+        with that reason (not read: at best it shows the breakage)."""
+        verdicts, changed = verdicts_of(section), False
+        for capture in [section.get("latest"), *(section.get("ours") or [])]:
+            timestamp = _ts(capture)
+            if not _stamped(capture) or timestamp < mark or timestamp in verdicts:
+                continue
+            day, broke = (f"{t[:4]}-{t[4:6]}-{t[6:8]}" for t in (timestamp, mark))
+            why = f"made on {day}, after the page broke ({broke}): it shows the breakage at best"
+            record_verdict(section, capture, BAD, why, self.now)
+            changed = True
+        return changed
 
     async def _before(self, url: str, mark: str) -> list[dict[str, Any]] | None:
         """Captures listed by CDX (200/203/206 only) before the failures began, newest first."""

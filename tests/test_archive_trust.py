@@ -290,6 +290,8 @@ def test_a_reading_that_comes_back_is_captured_again(
             *remaps]  # fmt: skip
     held = json.loads(CliRunner().invoke(cli, args, env=env).stdout)["readings"][0]
     assert held["state"] == "broken" and held["capture"] is None
+    (after,) = held["rejected"]  # made when the page had broken: kept, with the reason
+    assert "after the page broke" in after["reason"]
     assert not clean_sandbox.requests.matching(WEB, "/save", "POST")
     with Ledger(snapshots) as ledger:  # the next check finds the page again
         ledger.add_check(reading, CheckResult(rid, url, Verdict.OK, "HTTP 200 OK",
