@@ -433,16 +433,18 @@ class CheckRun:
                     self._show_unrecorded(reading, result)
 
     def _uncounted_no_url(self) -> None:
-        for reading, result in self._no_url:
-            self._show_unrecorded(reading, result)
+        for reading, result in self._no_url:  # nothing to check: not "not checked" either
+            self._show_unrecorded(reading, result, counted=True)
 
-    def _show_unrecorded(self, reading: Reading, result: CheckResult) -> None:
+    def _show_unrecorded(
+        self, reading: Reading, result: CheckResult, *, counted: bool = False
+    ) -> None:
         """A row for a result this run does not record: the reading keeps its health."""
         from linkkeeper.ledger import Record
 
         record = self.ledger.get(reading.id) or Record.new(reading)
         result.health = record.health.state
-        self._finish(reading, result, record, fresh=False, counted=False)
+        self._finish(reading, result, record, fresh=False, counted=counted)
 
     async def _release(self, held: Sequence[_Held]) -> None:
         items = list(held)

@@ -146,7 +146,7 @@ def assert_learned_nothing(outcome: Outcome, *, starts: str) -> None:
     assert outcome.inconclusive is not None and outcome.inconclusive.startswith(starts)
     assert exit_code(outcome, "dead") == EXIT_INCONCLUSIVE
     for row in outcome.rows:
-        assert not row.counted and row.action is None
+        assert row.counted is (row.result.url is None) and row.action is None
         assert row.result.verdict == Verdict.SKIPPED
     for fmt in ("text", "markdown", "github", "json"):
         assert "Nothing was learned" in render(outcome, fmt)
