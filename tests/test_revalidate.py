@@ -189,3 +189,45 @@ def test_force_reads_everything_and_a_changed_verdict_drops_the_entry(
     )
     pages = json.loads((tmp_path / FRESHNESS_NAME).read_text())["pages"]
     assert "r0" in pages and "r1" not in pages  # r1 is a soft 404 now: nothing to carry over
+
+
+def test_a_strong_etag_caught_naming_other_bytes_is_never_sent_again(
+    clean_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The server answers 304 to "fixed" whatever it serves. A full check (--force) sees other
+    bytes under the same strong ETag: from then on the ETag is not sent, and the page is
+    recognised by its bytes only."""
+    url = f"https://blog.example/strong-etag-lies/{uuid.uuid4().hex[:8]}"
+    path = url.removeprefix("https://blog.example")
+    readings = readings_of([url])
+    night(clean_sandbox, tmp_path, readings, 0)
+    entry = json.loads((tmp_path / FRESHNESS_NAME).read_text())["pages"]["r0"]
+    assert entry["etag"] == '"fixed"' and entry.get("trusted", True)
+    night(clean_sandbox, tmp_path, readings, 1, force=True)  # the other post, same ETag
+    entry = json.loads((tmp_path / FRESHNESS_NAME).read_text())["pages"]["r0"]
+    assert entry["trusted"] is False
+    clean_sandbox.requests.clear()
+    verdict, reason = night(clean_sandbox, tmp_path, readings, 2)["r0"]
+    assert verdict is Verdict.OK and "(the same bytes)" in reason
+    [sent] = requests_to(clean_sandbox, "blog.example", path)
+    assert "if-none-match" not in sent
+
+
+def test_validators_go_only_to_the_same_chain(clean_sandbox: Sandbox, tmp_path: Path) -> None:
+    """Two readings reach /post/live: directly and through a 301. Each one's validators are
+    sent only after its own chain, so the redirect hop never gets them."""
+    readings = readings_of(
+        ["https://blog.example/post/live", "https://blog.example/moved-permanently"]
+    )
+    night(clean_sandbox, tmp_path, readings, 0)
+    pages = json.loads((tmp_path / FRESHNESS_NAME).read_text())["pages"]
+    assert pages["r0"]["redirects"] == []
+    assert pages["r1"]["redirects"] == [[301, "https://blog.example/post/live"]]
+    clean_sandbox.requests.clear()
+    got = night(clean_sandbox, tmp_path, readings, 1)
+    assert got["r1"][0] is Verdict.MOVED and "304 Not Modified" in got["r1"][1]
+    [hop] = requests_to(clean_sandbox, "blog.example", "/moved-permanently")
+    assert "if-none-match" not in hop
+    assert all(
+        "if-none-match" in h for h in requests_to(clean_sandbox, "blog.example", "/post/live")
+    )

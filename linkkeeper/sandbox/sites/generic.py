@@ -96,6 +96,17 @@ async def weak_etag_lies(request: web.Request) -> web.StreamResponse:
     return answer_conditionally(request, response, body, "weak", None, etag='"same"')
 
 
+async def strong_etag_lies(request: web.Request) -> web.StreamResponse:
+    """The first answer per key is one post, every later one another, all under the same
+    strong ETag, which the server also honours with 304s: a validator that does not track
+    the page (caught only when a whole answer shows other bytes under it)."""
+    n = WEB_STATE.hit(f"strong-etag:{request.match_info['key']}")
+    title = "Notes on strong validators" if n == 1 else "A different post entirely"
+    response = await blog_article(title)(request)
+    body = response.body if isinstance(response.body, bytes) else b""
+    return answer_conditionally(request, response, body, "strong", None, etag='"fixed"')
+
+
 async def changing(request: web.Request) -> web.StreamResponse:
     """A post rewritten between any two requests (new text, new title, new ETag)."""
     n = WEB_STATE.hit(f"changing:{request.match_info['key']}")
@@ -130,6 +141,7 @@ def blog_app() -> web.Application:
             web.get("/404/", soft_404),
             web.get("/weak-etag/{key}", weak_etag_lies),
             web.get("/changing/{key}", changing),
+            web.get("/strong-etag-lies/{key}", strong_etag_lies),
         ],
         not_found_page("Not Found", "The requested URL was not found on this server."),
         [validators("strong")],  # a static host: strong ETag and Last-Modified on every page
