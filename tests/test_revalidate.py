@@ -40,7 +40,9 @@ def night(
 
     async def go(run: CheckRun) -> Outcome:
         warm = asyncio.create_task(asyncio.to_thread(trouble.gzip_bomb))
-        async with Fetcher(settings(), remap=remap) as fetcher:
+        # roomier than test_sites' deadlines: two runs of the table must not disagree because
+        # a loaded machine answered a 50 ms page in 0.9 s (3 s pages and stalls still time out)
+        async with Fetcher(settings(total_timeout=1.5, read_timeout=0.6), remap=remap) as fetcher:
             outcome = await run_checks(
                 run, readings, readings, fetcher, max_concurrency=32,
                 host_concurrency=lambda host: 8,
@@ -169,7 +171,7 @@ def test_a_changed_page_is_read_again_and_its_validators_replaced(
     verdict, reason = night(clean_sandbox, tmp_path, readings, 1)["r0"]
     assert verdict is Verdict.OK and "unchanged" not in reason
     drift = json.loads((tmp_path / "r0.json").read_text())["drift"]
-    assert drift["changed"] is True and "text changed" in drift["description"]
+    assert drift["changed"] is True and "title changed" in drift["description"]
     entry = json.loads((tmp_path / FRESHNESS_NAME).read_text())["pages"]["r0"]
     assert entry["etag"] != etag  # the new page's validators
     assert entry.get("trusted", True)  # new bytes under a new ETag: an honest server

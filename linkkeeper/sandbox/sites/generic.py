@@ -107,10 +107,18 @@ async def strong_etag_lies(request: web.Request) -> web.StreamResponse:
     return answer_conditionally(request, response, body, "strong", None, etag='"fixed"')
 
 
+EDITIONS = (
+    "Benchmarks measure what is easy",
+    "Gradient descent, one step at a time",
+    "Why convolutions slide masks",
+    "Latent spaces as maps",
+)
+
+
 async def changing(request: web.Request) -> web.StreamResponse:
     """A post rewritten between any two requests (new text, new title, new ETag)."""
     n = WEB_STATE.hit(f"changing:{request.match_info['key']}")
-    title = f"Edition {n} of the changing post"
+    title = EDITIONS[n % len(EDITIONS)]  # a new title each time: drift sees the change
     url = f"https://blog.example{request.path}"
     text = article_page(title, og(title, url), "Sam Writer", 12, f"{request.path}#{n}", site=SITE)
     response = html_response(text)
