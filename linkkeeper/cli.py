@@ -662,6 +662,8 @@ def _post_week(
     except LedgerError as exc:
         fail(str(exc))
     except DiscordError as exc:
+        if exc.status is None and not exc.later:  # refused before asking Discord: bad input
+            fail(str(exc))
         click.secho(f"Error: {exc}", fg="red", err=True)
         click.echo(
             f"Messages Discord accepted before that are recorded in {snapshots / STATE_FILE}; "

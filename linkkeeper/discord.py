@@ -216,6 +216,11 @@ class WebhookClient:
                 f"the Discord webhook cannot be used: {why}; pass --allow-private to allow "
                 "it (e.g. for the sandbox)"
             )
+        if self.webhook.origin.startswith("http:") and not self.settings.allow_private:
+            raise DiscordError(  # the token would cross the network in the clear
+                f"the Discord webhook URL ({self.webhook.redacted}) is not https: copy it again "
+                "from Discord (webhook URLs start with https://discord.com/api/webhooks/)"
+            )
         # the guards of every API client: each hop's address, answers capped in size and time
         transport = GuardedAsyncTransport(
             remap=self.remap, allow_private=self.settings.allow_private

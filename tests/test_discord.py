@@ -273,8 +273,22 @@ def test_a_private_webhook_address_is_refused_without_allow_private(tmp_path: Pa
         ],
         env={"DISCORD_WEBHOOK_URL": f"http://127.0.0.1:9/api/webhooks/{WEBHOOK_ID}/{TOKEN}"},
     )
-    assert result.exit_code == 1 and "--allow-private" in result.stderr
+    assert result.exit_code == 2 and "--allow-private" in result.stderr
     assert TOKEN not in result.output
+    plain = CliRunner().invoke(
+        cli,
+        [
+            "week",
+            "1",
+            "--post",
+            "--readings",
+            str(root / "readings.yaml"),
+            "--snapshots",
+            str(root / "snapshots"),
+        ],
+        env={"DISCORD_WEBHOOK_URL": WEBHOOK_URL.replace("https:", "http:")},
+    )
+    assert plain.exit_code == 2 and "is not https" in plain.stderr and TOKEN not in plain.output
 
 
 # -- 4. rate limits and failures ----------------------------------------------------------------
