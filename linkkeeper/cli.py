@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import click
 
-from linkkeeper import __version__
+from linkkeeper import __version__, textsafe
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -699,9 +699,9 @@ def open_command(reading_id: str, readings: Path, snapshots: Path, browser: bool
     if choice.best is None:
         click.secho(f"{reading.id} has no link (a task: {reading.title})", fg="yellow", err=True)
         sys.exit(EXIT_FINDINGS)
-    if note := explain(choice):
-        click.secho(note, fg="yellow", err=True)
-    click.echo(choice.best)
+    if note := explain(choice):  # the ledger's reasons: plain text on a terminal
+        click.secho(textsafe.plain(note, None), fg="yellow", err=True)
+    click.echo(textsafe.plain(choice.best, None))
     if browser:
         import webbrowser
 

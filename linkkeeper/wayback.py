@@ -17,6 +17,7 @@ import logging
 import re
 import secrets
 import time
+import unicodedata
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
@@ -365,6 +366,16 @@ def _is_json(response: httpx.Response) -> bool:
     return response.headers.get("content-type", "").split(";")[0].strip() == "application/json"
 
 
+def _plain_url(value: Any) -> str | None:
+    """An archive's "original URL" as it may be stored, printed and linked: a string with no
+    space or control character (an escape sequence from a hostile answer), else ``None``."""
+    if not isinstance(value, str) or not value:
+        return None
+    if any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
+        return None
+    return value
+
+
 def _int(value: Any) -> int | None:
     try:
         return int(value)
@@ -578,8 +589,7 @@ class WaybackClient:
 
     def _succeeded(self, url: str, job_id: str, data: dict[str, Any]) -> SaveResult:
         timestamp = capture_timestamp(data.get("timestamp"))
-        original = data.get("original_url")
-        original = original if isinstance(original, str) and original else url
+        original = _plain_url(data.get("original_url")) or url
         if timestamp is None:
             return SaveResult(
                 url, Outcome.UNEXPECTED, job_id=job_id, reason="success without a timestamp"
@@ -704,7 +714,7 @@ class WaybackClient:
         return CdxResult([c for c in map(self._row_capture, rows) if c is not None])
 
     def _row_capture(self, row: dict[str, str]) -> Capture | None:
-        ts, original = capture_timestamp(row.get("timestamp")), row.get("original", "")
+        ts, original = capture_timestamp(row.get("timestamp")), _plain_url(row.get("original"))
         status = _int(row.get("statuscode"))
         if ts is None or not original or status not in GOOD_STATUSES:
             return None
@@ -821,7 +831,7 @@ class WaybackClient:
         if ts is None:
             return None
         original = (
-            snapshot.partition(f"/web/{ts}/")[2] if isinstance(snapshot, str) else ""
+            _plain_url(snapshot.partition(f"/web/{ts}/")[2]) if isinstance(snapshot, str) else None
         ) or url
         return Capture(
             ts, original, self.snapshot_url(ts, original), status=_int(closest.get("status"))

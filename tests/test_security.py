@@ -693,3 +693,21 @@ async def test_a_redirect_to_an_invalid_idn_host_is_a_failed_request_not_a_trace
         async with Fetcher(FetchSettings(allow_private=True, retries=0)) as fetcher:
             result = await fetcher.fetch(f"{server.origin}/page")
     assert result.error is not None and "xn--zz.example" in (result.error_detail or "")
+
+
+@pytest.mark.asyncio
+async def test_an_archive_original_with_an_escape_sequence_is_not_kept() -> None:
+    rows = [
+        ["timestamp", "original", "statuscode", "mimetype"],
+        ["20240101000000", "https://example.org/a\x1b]8;;https://evil.example\x07", "200", "x"],
+        ["20230101000000", "https://example.org/a", "200", "text/html"],
+    ]
+
+    async def cdx(path: str, writer: asyncio.StreamWriter) -> None:
+        body = json.dumps(rows).encode()
+        writer.write(answer("200 OK", {"Content-Type": "application/json"}, body))
+
+    with RawServer("127.0.0.1", cdx) as archive:
+        async with make_client(allow_private=True) as client:
+            found = await WaybackClient(client, wayback_url=archive.origin).cdx("x")
+    assert [c.original for c in found.captures] == ["https://example.org/a"]
