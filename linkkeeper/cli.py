@@ -1023,7 +1023,8 @@ def show_command(reading_id: str, readings: Path, snapshots: Path, fmt: str, his
     source of each field), health and recent checks, captures, archive state and drift.
 
     \b
-    Exit codes: 0 shown, 2 unknown id (with suggestions) or bad input.
+    Exit codes: 0 shown, 2 unknown id (with suggestions), bad input or a damaged record (its
+    curriculum entry is shown, then the damage is named).
     """
     from linkkeeper.ledger import Ledger, LedgerError
     from linkkeeper.links import UnknownReading, find_reading
@@ -1035,15 +1036,19 @@ def show_command(reading_id: str, readings: Path, snapshots: Path, fmt: str, his
         try:
             reading = find_reading(curriculum.readings(), reading_id)
         except UnknownReading as exc:
-            orphan = ledger.get(reading_id) if reading_id in ledger.ids() else None
+            orphan = ledger.find(reading_id) if reading_id in ledger.ids() else None
             if orphan is None:
+                exit_if_damaged(ledger)  # an orphan's damaged record: named, exit 2
                 fail(str(exc))
             reading = None
-        record = ledger.get(reading.id) if reading else orphan
+        record = ledger.find(reading.id) if reading else orphan
     except LedgerError as exc:
         fail(str(exc))
     document = gather(reading, record)
+    if ledger.damaged:  # the record exists but cannot be used: not "not checked yet"
+        document["damaged"] = True
     click.echo(render_json(document) if fmt == "json" else render_text(document, history), nl=False)
+    exit_if_damaged(ledger, "shown without its recorded checks, captures or metadata")
 
 
 # -- prune (the only command that deletes ledger records) ------------------------------------

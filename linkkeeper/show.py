@@ -218,6 +218,9 @@ def render_text(document: dict[str, Any], checks: int = 10) -> str:
             lines.append(f"  note  {_cut(reading['note'])}")
     else:
         lines.append(f"{document['id']}  (not in the curriculum: an orphaned ledger record)")
+    if not document["recorded"] and document.get("damaged"):
+        lines += ["", "Its ledger record cannot be used (see the error below): nothing from it."]
+        return "\n".join(lines) + "\n"
     if not document["recorded"]:
         lines += ["", "Not in the ledger yet: run `linkkeeper check` to fetch it."]
         return "\n".join(lines) + "\n"

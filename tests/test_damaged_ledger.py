@@ -118,7 +118,10 @@ def _with_remaps(command: str, box: Sandbox, *extra: str) -> list[str]:
 # command -> (its arguments, how it shows it carried on with the other readings)
 COMMANDS: dict[str, tuple[Callable[[Sandbox], list[str]], Callable[[Path, Result], bool]]] = {
     "list": (lambda box: ["list"], lambda d, r: "The other one" in r.stdout),
-    "show": (lambda box: ["show", "victim"], lambda d, r: True),
+    "show": (
+        lambda box: ["show", "victim"],
+        lambda d, r: "The damaged one" in r.stdout and "record cannot be used" in r.stdout,
+    ),
     "check": (
         lambda box: _with_remaps("check", box, "--format", "json", "--max-age", "0"),
         lambda d, r: [row["id"] for row in json.loads(r.stdout)["results"]] == ["other", "discuss"],
