@@ -374,7 +374,7 @@ class CheckRun:
         if lone and answered:
             return None  # the network works: that one site is the one failing
         return _offline_message(
-            [*self._held, *self._dns], len(self._sites), canary=self.canary if lone else None
+            [*self._held, *self._dns], len(self._sites), lone=lone, canary=self.canary
         )
 
     def _portal(self) -> tuple[str, int] | None:
@@ -509,16 +509,23 @@ class CheckRun:
             self.on_row(row)
 
 
-def _offline_message(held: Sequence[_Held], sites: int, *, canary: str | None) -> str:
+def _offline_message(held: Sequence[_Held], sites: int, *, lone: bool, canary: str | None) -> str:
     kinds = Counter(h.judgement.page.error for h in held if h.judgement.page is not None)
     how = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
-    links = sum(1 for _ in held)
-    where = (
-        f"no site answered ({links} link{'s' if links != 1 else ''} on {sites} sites: {how})"
-        if canary is None
-        else f"the one site checked did not answer ({how}), and neither did {canary}, asked "
-        "to tell a dead site from a dead network"
-    )
+    links = len(held)
+    if not lone:
+        plural = "s" if links != 1 else ""
+        where = f"no site answered ({links} link{plural} on {sites} sites: {how})"
+    elif canary is not None:
+        where = (
+            f"the one site checked did not answer ({how}), and neither did {canary}, asked "
+            "to tell a dead site from a dead network"
+        )
+    else:
+        where = (
+            f"the one site checked did not answer ({how}), and no canary was asked "
+            "(--canary none) to tell a dead site from a dead network"
+        )
     return (
         f"The network seems down: {where}. Nothing was learned: no reading's health changed "
         "and nothing was recorded. Run the check again when the network works."
@@ -631,6 +638,7 @@ class CheckOptions:
     user_agent_contact: str | None = None
     policy: HealthPolicy = field(default_factory=HealthPolicy)  # when failing becomes dead
     accept_drift: tuple[str, ...] = ()  # re-baseline these readings' drift on their latest text
+    canary: str | None = CANARY_URL  # asked when one site is all the evidence (None: never)
 
 
 def main(
@@ -661,7 +669,7 @@ def main(
             def on_row(row: Row) -> None:
                 advance()
 
-            run = CheckRun(ledger, options.max_age, options.force, clock, on_row)
+            run = CheckRun(ledger, options.max_age, options.force, clock, on_row, options.canary)
             outcome = asyncio.run(
                 interruptible(run_with_options(run, readings, selected, options, remapper))
             )

@@ -449,6 +449,18 @@ def _duration(ctx: click.Context, param: click.Parameter, text: Any) -> Any:
 )
 @health_policy_options
 @click.option(
+    "--canary",
+    metavar="URL",
+    default="https://web.archive.org/",
+    show_default=True,
+    envvar="LINKKEEPER_CANARY",
+    show_envvar=True,
+    callback=lambda ctx, param, value: None if value in ("", "none") else value,
+    help="Asked once (HEAD) when a run fetched a single site and it gave no answer: if the "
+    "canary answers, the network works and the failure counts; if not, the run is "
+    "inconclusive. 'none': never ask (a lone failure then never counts).",
+)
+@click.option(
     "--accept-drift",
     multiple=True,
     metavar="ID",
@@ -715,7 +727,8 @@ def open_command(reading_id: str, readings: Path, snapshots: Path, browser: bool
 _NIGHTLY_FROM_CHECK = ("readings", "snapshots", "fmt", "fail_on", "remap", "allow_private",
                        "max_age", "force", "max_concurrency", "host_concurrency",
                        "host_interval", "retries", "retry_after_cap", "link_timeout",
-                       "retry_budget", "dead_after_failures", "dead_after_hours")  # fmt: skip
+                       "retry_budget", "dead_after_failures", "dead_after_hours",
+                       "canary")  # fmt: skip
 
 
 @cli.command("nightly")

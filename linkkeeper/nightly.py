@@ -123,7 +123,7 @@ def run_check(
     readings = curriculum.readings()
     try:
         with Ledger(options.snapshots, clock=clock, policy=options.policy) as ledger:
-            run = CheckRun(ledger, options.max_age, options.force, clock, on_row)
+            run = CheckRun(ledger, options.max_age, options.force, clock, on_row, options.canary)
             return asyncio.run(
                 interruptible(run_with_options(run, readings, readings, options, remapper))
             )

@@ -283,3 +283,22 @@ def test_locked_ledger_exits_2(clean_sandbox: Sandbox, project: Path) -> None:
     assert result.exit_code == 2
     assert "another linkkeeper run holds" in result.stderr
     assert clean_sandbox.requests.for_host("blog.example") == []
+
+
+def test_one_reading_offline_counts_only_with_a_canary_answering(
+    clean_sandbox: Sandbox, project: Path
+) -> None:
+    """`check refused` (one site, refused): the canary (the sandbox's web.archive.org)
+    answers, so the failure counts; with no canary, or one that is down too, the run learned
+    nothing: exit 3 and nothing recorded."""
+    nowhere = "https://canary.example.invalid/"  # remapped nowhere below: no answer
+    for canary in ("none", nowhere):
+        extra = ["--remap", r"^https://canary\.example\.invalid http://127.0.0.1:9"]
+        result = run(clean_sandbox, "refused", "--canary", canary, *extra)
+        assert result.exit_code == 3, result.output
+        assert "The network seems down: the one site checked did not answer" in result.stdout
+        assert not (project / "snapshots" / "refused.json").exists()
+    counted = run(clean_sandbox, "refused", "--format", "json", "--fail-on", "never")
+    assert counted.exit_code == 0, counted.output
+    assert results_by_id(counted)["refused"]["verdict"] == "broken"
+    assert (project / "snapshots" / "refused.json").exists()
