@@ -5,17 +5,16 @@ recorded result (a success younger than ``max_age``), or fetch and judge it thro
 :class:`~linkkeeper.fetcher.Fetcher` and a bounded worker pool. Each result is written to the
 ledger the moment it arrives, so Ctrl-C or a crash keeps everything finished so far.
 
-Our network, not theirs (see :class:`Evidence`): a link that got no HTTP answer at all
-(DNS, refused, timeout, reset, TLS) counts against its reading only once the run has evidence
-that its own network works: some link's own site answered, or, when the run fetched a single
-site, the canary (:data:`CANARY_URL`, a name that must exist) answered. Until then such
-results are held back. A run where no site answered (two or more sites), or a single site
-failed and the canary did not answer either, is *inconclusive*: nothing is recorded, no
-reading's health changes, and the report says so. So is a run behind a captive portal (most
-links, on many sites, redirected to the same page elsewhere): answers that left their own site
-are held until the end and dropped when they all lead to one page. Name-service failures are
-counted only when the resolver itself looks sound (a temporary failure, ``EAI_AGAIN``, never
-counts; nor do failures on most of the run's sites at once). If the run is interrupted, held
+Our network, not theirs: a link that got no HTTP answer at all (DNS, refused, timeout,
+reset, TLS) counts against its reading only once the run has evidence that its own network
+works: some link's own site answered, or else the canary (:data:`CANARY_URL`, a name that must
+exist) answered. Until then such results are held back. A run where no site answered and the
+canary did not either is *inconclusive*: nothing is recorded, no reading's health changes,
+and the report says so. So is a run behind a captive portal (most links, on many sites, or
+the links and the canary, redirected to the same page elsewhere): answers that left their own
+site are held until the end and dropped when they all lead to one page. Name-service failures
+are counted only when the resolver itself looks sound (a temporary failure, ``EAI_AGAIN``,
+never counts; nor do failures on most of the run's sites at once). If the run is interrupted, held
 results are not recorded at all (they will be checked again, as every failure is).
 """
 
@@ -68,9 +67,9 @@ NETWORK_UNREACHABLE = "network unreachable"
 # No HTTP answer at all: the site's fault, or our own network's (a dead resolver, a firewall
 # or proxy that accepts connections and never answers, a TLS-intercepting middlebox).
 NETWORK_ERRORS = frozenset({"connect", "dns", "timeout", "reset", "tls"})
-OFFLINE_MIN_HOSTS = 2  # this many sites and not one answered: the network, not the sites
-# Asked (HEAD, once, no retry) only when a run fetched one site and it gave no answer, or its
-# answers left the site: a name that must exist and a site that answers robots.
+OFFLINE_MIN_HOSTS = 2  # a resolver failing for this many sites at once (and most) is suspect
+# Asked (HEAD, once, no retry) only when no link's own site answered (failures, or answers
+# that all came from elsewhere): a name that must exist and a site that answers robots.
 CANARY_URL = "https://web.archive.org/"
 CANARY_SECONDS = 15.0
 PORTAL_MIN_HOSTS = 3  # this many sites redirected to one page elsewhere: a captive portal
@@ -355,7 +354,7 @@ class CheckRun:
         portal = self._portal()
         canary: FetchResult | None = None
         lone = len(self._sites) < OFFLINE_MIN_HOSTS
-        if portal is None and not self._reached and waiting and (lone or self._away):
+        if portal is None and not self._reached and waiting:
             canary = await self._ask_canary(fetcher)
             ended = _page_key(canary.final_url) if canary is not None else None
             if ended in {_page_key(h.judgement.final_url) for h in self._away}:
@@ -371,8 +370,8 @@ class CheckRun:
             and canary.status is not None
             and site_of(canary.final_url) == site_of(self.canary)
         )
-        if lone and answered:
-            return None  # the network works: that one site is the one failing
+        if answered:
+            return None  # the network works: the sites that did not answer are failing
         return _offline_message(
             [*self._held, *self._dns], len(self._sites), lone=lone, canary=self.canary
         )
@@ -513,19 +512,16 @@ def _offline_message(held: Sequence[_Held], sites: int, *, lone: bool, canary: s
     kinds = Counter(h.judgement.page.error for h in held if h.judgement.page is not None)
     how = ", ".join(f"{n} {kind}" for kind, n in kinds.most_common())
     links = len(held)
-    if not lone:
-        plural = "s" if links != 1 else ""
-        where = f"no site answered ({links} link{plural} on {sites} sites: {how})"
-    elif canary is not None:
-        where = (
-            f"the one site checked did not answer ({how}), and neither did {canary}, asked "
-            "to tell a dead site from a dead network"
-        )
+    plural = "s" if links != 1 else ""
+    where = (
+        f"no site answered ({links} link{plural} on {sites} sites: {how})"
+        if not lone
+        else f"the one site checked did not answer ({how})"
+    )
+    if canary is not None:
+        where += f", and neither did {canary}, asked to tell dead sites from a dead network"
     else:
-        where = (
-            f"the one site checked did not answer ({how}), and no canary was asked "
-            "(--canary none) to tell a dead site from a dead network"
-        )
+        where += ", and no canary was asked (--canary none) to tell dead sites from a dead network"
     return (
         f"The network seems down: {where}. Nothing was learned: no reading's health changed "
         "and nothing was recorded. Run the check again when the network works."

@@ -213,6 +213,7 @@ def test_selection_checks_only_the_selected(web_box: Sandbox, tmp_path: Path) ->
 def test_offline_run_records_nothing_and_counts_nothing(web_box: Sandbox, tmp_path: Path) -> None:
     readings = [reading("a", "https://a.test/x"), reading("b", "https://b.test/y")]
     rules = [rf"^https://{h}\.test http://127.0.0.1:{closed_port()}" for h in ("a", "b")]
+    rules.append(rf"^https://web\.archive\.org http://127.0.0.1:{closed_port()}")  # the canary
     for _night in range(4):  # however many offline nights: never a failure, never dead
         outcome = check(web_box, tmp_path, readings, extra_rules=rules)
         assert outcome.offline and outcome.inconclusive

@@ -170,14 +170,15 @@ def test_a_night_without_answers_changes_nothing(
     box: Sandbox, tmp_path: Path, target: str, scheme: str, kind: str
 ) -> None:
     before = healthy_night(box, tmp_path)
+    everywhere = [*SITES, "web.archive.org"]  # the canary is in the same broken network
     if scheme == "http-as-https":
         port = box.hosts[target].ports["http"]
         rules = [
-            rf"^https://{h.replace('.', chr(92) + '.')} https://127.0.0.1:{port}" for h in SITES
+            rf"^https://{h.replace('.', chr(92) + '.')} https://127.0.0.1:{port}"
+            for h in everywhere
         ]
     else:
-        rules = rules_to(box, target, SITES)
-    rules += rules_to(box, "live.test", ["web.archive.org"])  # the canary is not asked: 4 sites
+        rules = rules_to(box, target, everywhere)
     for night in range(1, 5):  # four black nights used to make every reading dead
         outcome = check(tmp_path, rules, now=T0 + timedelta(days=night))
         assert_learned_nothing(outcome, starts="The network seems down: no site answered")
@@ -187,7 +188,7 @@ def test_a_night_without_answers_changes_nothing(
 
 
 def test_a_first_night_without_network_creates_no_files(box: Sandbox, tmp_path: Path) -> None:
-    outcome = check(tmp_path, rules_to(box, "hole.test", SITES))
+    outcome = check(tmp_path, rules_to(box, "hole.test", [*SITES, "web.archive.org"]))
     assert_learned_nothing(outcome, starts="The network seems down")
     assert records(tmp_path) == {}  # not even the task without a URL
     assert {row.result.health for row in outcome.rows} == {Health.UNKNOWN}
@@ -361,3 +362,15 @@ def test_the_run_stops_fetching_at_the_first_failed_write(
     assert fetched < 150, f"{fetched} of 300 pages fetched after the writes failed"
     gc.collect()
     assert "never retrieved" not in caplog.text
+
+
+def test_two_dead_sites_count_when_the_canary_answers(box: Sandbox, tmp_path: Path) -> None:
+    """`check --week N` whose two links, on two sites, are really down while the network
+    works: the canary's answer is the evidence, so the failures count (not "network down")."""
+    two = [READINGS[0], READINGS[1]]
+    rules = rules_to(box, "refused.test", ["a.test", "b.test"])
+    rules += rules_to(box, "live.test", ["web.archive.org"])
+    outcome = check(tmp_path, rules, two)
+    assert outcome.inconclusive is None
+    assert [r.result.verdict for r in outcome.rows] == [Verdict.BROKEN, Verdict.BROKEN]
+    assert all(r.counted for r in outcome.rows) and len(records(tmp_path)) == 2
