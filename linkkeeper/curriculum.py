@@ -314,6 +314,8 @@ class _Reader:
         )
 
     def read(self, node: yaml.Node, path: DocPath = ()) -> Any:
+        if len(path) >= MAX_DEPTH:  # the reader recurses: stop before Python's own limit
+            raise CurriculumError([_too_deep(self.filename, node.start_mark)])
         self.marks.values[path] = node.start_mark
         if isinstance(node, yaml.MappingNode):
             result: dict[str, Any] = {}
@@ -734,11 +736,15 @@ def _too_deep(filename: str, mark: yaml.Mark | None) -> Problem:
 
 def loads(text: str, filename: str = "readings.yaml", path: Path | None = None) -> Curriculum:
     """Parse and validate curriculum text; raise :class:`CurriculumError` listing all errors."""
-    if (refused := _structure_problem(text, filename)) is not None:
+    # An alias needs a '*': only then is the file scanned for one before it is composed (the
+    # scan costs about a twentieth of a load); nesting is bounded while reading (_Reader).
+    if "*" in text and (refused := _structure_problem(text, filename)) is not None:
         raise CurriculumError([refused])
     try:
         root = yaml.compose(text, Loader=FAST_LOADER)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
+        if (refused := _structure_problem(text, filename)) is not None:
+            raise CurriculumError([refused]) from None  # e.g. beyond libyaml's own depth limit
         try:  # the pure-Python parser words errors (and places them) as the hints expect
             root = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.YAMLError as exc:
