@@ -152,6 +152,19 @@ class WaybackUnreachable(WaybackError):
     for, only that the archive (or our network) could not be reached."""
 
 
+def _answered_elsewhere(response: httpx.Response, asked: str) -> str | None:
+    """The host that answered, when redirects led away from the archive's own site (its last
+    two labels): a captive portal's login page is no answer from the archive."""
+
+    def site(host: str) -> str:
+        return ".".join(host.lower().split(".")[-2:])
+
+    final, wanted = response.url.host or "", urlsplit(asked).hostname or ""
+    if response.history and final and wanted and site(final) != site(wanted):
+        return final
+    return None
+
+
 class NeedKeys(WaybackError):
     """The archive wants (valid) keys for this call; the message says how to get them."""
 
@@ -698,6 +711,11 @@ class WaybackClient:
         async with self._read_turn():
             response = await self._request(
                 "GET", f"{self.wayback_url}/cdx/search/cdx", params=params, follow=True
+            )
+        if elsewhere := _answered_elsewhere(response, self.wayback_url):
+            raise WaybackUnreachable(
+                f"CDX search for {url}: the answer came from {elsewhere}, not the archive "
+                "(a captive portal or a proxy's page?)"
             )
         error_text = response.headers.get("x-archive-wayback-runtime-error", "") + response.text
         if response.status_code != 200:

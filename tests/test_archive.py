@@ -659,3 +659,44 @@ async def test_a_quiet_night_leaves_every_record_byte_for_byte(
     await archive(clean_sandbox, selected, tmp_path, clock, keys=None)
     assert record(tmp_path, "r1")["captures"]["checked_at"] == "2026-03-05T12:00:00Z"
     assert (tmp_path / "r2.json").read_bytes() == before["r2.json"]
+
+
+def test_an_archive_behind_a_captive_portal_learns_nothing(
+    clean_sandbox: Sandbox, project: Path
+) -> None:
+    """Every request to the archive is sent to a hotel's login page: that page is no answer
+    from the archive (not "the answer cannot be read", recorded per reading)."""
+    from aiohttp import web as aioweb
+
+    from linkkeeper.sandbox import VirtualHost
+
+    async def catch(request: aioweb.Request) -> aioweb.Response:
+        raise aioweb.HTTPFound("https://portal.example/login?continue=/")
+
+    async def login(request: aioweb.Request) -> aioweb.Response:
+        return aioweb.Response(text="<html><title>Hotel WiFi login</title></html>",
+                               content_type="text/html")  # fmt: skip
+
+    def intercept() -> aioweb.Application:
+        app = aioweb.Application()
+        app.router.add_route("*", "/{tail:.*}", catch)
+        return app
+
+    def portal() -> aioweb.Application:
+        app = aioweb.Application()
+        app.router.add_route("*", "/login", login)
+        return app
+
+    with Sandbox([VirtualHost("intercept.test", intercept),
+                  VirtualHost("portal.example", portal)]) as hotel:  # fmt: skip
+        rules = [
+            rf"^https?://(web\.)?archive\.org {hotel.origin('intercept.test')}",
+            rf"^https://portal\.example {hotel.origin('portal.example')}",
+        ]
+        argv = ["archive", "--allow-private", *CLI_FAST, "--format", "json"]
+        for rule in rules:
+            argv += ["--remap", rule]
+        result = CliRunner().invoke(cli, argv, catch_exceptions=False)
+    assert result.exit_code == 3, result.output
+    assert "the answer came from portal.example" in result.stderr
+    assert not list((project / "snapshots").glob("[!.]*.json"))
