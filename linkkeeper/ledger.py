@@ -11,6 +11,7 @@ A hand-mangled file is reported (file, line, fix) and never overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -477,7 +478,9 @@ class Ledger:
         would do anyway: each file is validated once a run."""
         wanted = self.ids() if ids is None else list(ids)
         for reading_id in wanted:
-            self.find(reading_id)
+            path = self.file_for(reading_id)
+            with contextlib.suppress(DamagedRecord):  # validated once a run, never decoded
+                self._load(path, reading_id)  # into a record here: only damage counts
         return {i: self.damaged[i] for i in wanted if i in self.damaged}
 
     def _record(self, found: Found | None, reading_id: str) -> Record | None:

@@ -57,10 +57,19 @@ GOOD = frozenset({Verdict.OK.value, Verdict.MOVED.value})
 KEY_HEADERS = ("content-type", "cf-mitigated")  # what the judges read besides the body
 
 
+MAX_VALIDATOR = 256  # longer validators are not kept (nor sent back)
+
+
 def strong_etag(headers: Mapping[str, str]) -> str | None:
     """The answer's ETag when it is strong (byte-for-byte); weak ones are not trusted."""
     value = headers.get("etag", "").strip()
-    return value if value and not value.startswith("W/") else None
+    ok = value and not value.startswith("W/") and len(value) <= MAX_VALIDATOR
+    return value if ok else None
+
+
+def last_modified(headers: Mapping[str, str]) -> str | None:
+    value = headers.get("last-modified", "").strip()
+    return value if value and len(value) <= MAX_VALIDATOR else None
 
 
 def key_of(page: FetchResult) -> str | None:
@@ -257,7 +266,7 @@ def remember(
     if seal is None:
         cache.set_page(reading.id, None)
         return
-    etag, modified = strong_etag(page.headers), page.headers.get("last-modified") or None
+    etag, modified = strong_etag(page.headers), last_modified(page.headers)
     trusted = True if old is None else bool(old.get("trusted", True))
     # Other bytes under a validator we know: that validator does not track the page.
     if (
