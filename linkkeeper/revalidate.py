@@ -26,7 +26,8 @@ The rules (README, "Steady nights"):
 - Validators are dropped when the URL, the final URL or the verdict changes: every full check
   replaces the entry, and one that is not a success removes it.
 - A validator caught lying (a whole answer naming the validator that was sent, or that is
-  stored, with other bytes) is never sent again for that reading; the hash still works.
+  stored, with other bytes) is not sent again for that reading while its entry lives (same
+  URL, a good verdict); the hash still works.
 - Nothing carries over when the record changed since the entry was made (its *seal*: the last
   check's outcome, the ``metadata`` and the ``drift`` sections; e.g. ``archive`` made a capture
   the drift baseline, or ``--accept-drift``), when the metadata is due for its monthly refresh
