@@ -182,7 +182,10 @@ def test_a_night_without_answers_changes_nothing(
     for night in range(1, 5):  # four black nights used to make every reading dead
         outcome = check(tmp_path, rules, now=T0 + timedelta(days=night))
         assert_learned_nothing(outcome, starts="The network seems down: no site answered")
-        assert f"5 {kind}" in (outcome.inconclusive or "")
+        message = outcome.inconclusive or ""
+        assert "(5 links on 4 sites: " in message  # a TLS failure may
+        # come as a reset now and then (the plain-HTTP server hangs up first): same evidence
+        assert kind in message or (kind == "tls" and "reset" in message)
         assert records(tmp_path) == before  # byte for byte: nothing for the nightly to commit
         assert {row.result.health for row in outcome.rows if row.result.url} == {Health.ALIVE}
 
@@ -335,12 +338,12 @@ def test_the_run_stops_fetching_at_the_first_failed_write(
     box: Sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The folder vanishes after the first record (as a full disk refuses every write): the
-    run ends with that error instead of fetching the other 300 pages it could not record."""
+    run ends with that error instead of fetching the other pages it could not record."""
     import gc
     import shutil
 
     snapshots = tmp_path / "snapshots"
-    many = [reading(f"p{n}", f"https://a.test/page/{n}") for n in range(300)]
+    many = [reading(f"p{n}", f"https://a.test/page/{n}") for n in range(600)]
     rules = rules_to(box, "live.test", ["a.test", "web.archive.org"])
     settings = FetchSettings(allow_private=True, host_interval=0, retries=0)
     box.requests.clear()
@@ -359,7 +362,8 @@ def test_the_run_stops_fetching_at_the_first_failed_write(
     with pytest.raises(OSError), Ledger(snapshots) as ledger:
         asyncio.run(go(CheckRun(ledger, timedelta(0), False, lambda: T0, on_row=gone)))
     fetched = len(box.requests.for_host("live.test"))
-    assert fetched < 150, f"{fetched} of 300 pages fetched after the writes failed"
+    # before: all 600; now the run stops soon after the failure (slack for a busy machine)
+    assert fetched < 400, f"{fetched} of 600 pages fetched after the writes failed"
     gc.collect()
     assert "never retrieved" not in caplog.text
 
