@@ -78,13 +78,7 @@ class FreshnessCache:
 
     def confirmed(self, reading_id: str, url: str | None) -> datetime | None:
         """When a success of ``url`` was last seen for this reading, if known."""
-        entry = self._entries.get(reading_id)
-        if entry is None or entry.get("url") != url:
-            return None
-        try:
-            return parse_time(entry.get("at"))
-        except ValueError:
-            return None
+        return _seen(self._entries, reading_id, url)
 
     def confirm(self, reading_id: str, url: str | None, at: datetime) -> None:
         """Remember a success seen at ``at`` (an older time never replaces a newer one)."""
@@ -97,13 +91,7 @@ class FreshnessCache:
 
     def looked_up(self, reading_id: str, url: str | None) -> datetime | None:
         """When the captures of ``url`` were last looked up for this reading, if known."""
-        entry = self._lookups.get(reading_id)
-        if entry is None or entry.get("url") != url:
-            return None
-        try:
-            return parse_time(entry.get("at"))
-        except ValueError:
-            return None
+        return _seen(self._lookups, reading_id, url)
 
     def note_lookup(self, reading_id: str, url: str | None, at: datetime) -> None:
         """Remember a capture lookup made at ``at``."""
@@ -140,3 +128,14 @@ class FreshnessCache:
             atomic_write_text(self.path, text)
             self._dirty = False
             return True
+
+
+def _seen(table: dict[str, dict[str, Any]], reading_id: str, url: str | None) -> datetime | None:
+    """The time ``table`` holds for this reading and URL (none for another URL or a bad time)."""
+    entry = table.get(reading_id)
+    if entry is None or entry.get("url") != url:
+        return None
+    try:
+        return parse_time(entry.get("at"))
+    except ValueError:
+        return None

@@ -234,86 +234,96 @@ class PageRules:
     always_probe: bool = False  # sibling probe on every page, not only suspicious ones
 
 
-async def judge_page(
-    url: str, page: FetchResult, fetcher: Fetcher, rules: PageRules = PageRules()
-) -> Judgement:
-    """Failure mapping, PDF check, bot wall on 200, soft 404, then moved or ok."""
+@dataclass(frozen=True)
+class _Opened:
+    """What the judgement found before the soft-404 step: an HTML page still to judge
+    (``html``), or a PDF that passed (its ``ok_reason``)."""
+
+    page: FetchResult
+    final: str
+    html: bool
+    ok_reason: str = ""
+
+    def says(self, verdict: Verdict, reason: str, suggestion: str | None = None) -> Judgement:
+        status, page = self.page.status, self.page
+        return Judgement(verdict, reason, status, self.final, suggestion, page)
+
+
+def _open(url: str, page: FetchResult, rules: PageRules, live: bool) -> Judgement | _Opened:
+    """The steps before the soft-404 signals: failure mapping, PDF check, bot wall on 200."""
     failed = failure(page)
     if failed is not None:
         return failed
     final = rules.clean_final(page.final_url or url)
-    base = {"http_status": page.status, "final_url": final, "page": page}
     from linkkeeper.sites.pdf import judge_pdf_body, looks_like_pdf_url
 
     if page.content_type == "application/pdf" or looks_like_pdf_url(page.final_url or url):
         pdf = judge_pdf_body(page)
         pdf.final_url = final
-        if pdf.verdict is not Verdict.OK:
-            return pdf
-        ok_reason = pdf.reason
-    else:
-        marker = challenge_marker(page)
-        if marker is not None:
-            reason = f"bot wall behind HTTP {page.status}: '{marker}'; cannot tell"
-            return Judgement(K, reason, **base)
-        if rules.soft404:
-            report = await soft404.check_with_probe(
-                url, page, fetcher, always_probe=rules.always_probe
-            )
-            if report.is_soft404:
-                return Judgement(B, f"soft 404: {report.explain()}", **base)
+        return pdf if pdf.verdict is not Verdict.OK else _Opened(page, final, False, pdf.reason)
+    opened = _Opened(page, final, True)
+    marker = challenge_marker(page)
+    if marker is not None:
+        reason = f"bot wall behind HTTP {page.status}: '{marker}'"
+        return opened.says(K, f"{reason}; cannot tell" if live else reason)
+    return opened
+
+
+def _conclude(url: str, rules: PageRules, opened: _Opened, live: bool) -> Judgement:
+    """The steps after the soft-404 signals: a sign-in wall (live pages), moved, or ok."""
+    page, final, ok_reason = opened.page, opened.final, opened.ok_reason
+    if opened.html:
         if (
-            page.redirects
+            live
+            and page.redirects
             and soft404.is_sign_in_url(final)
             and not soft404.is_sign_in_url(url)
             and soft404.same_site(url, final)  # the site's own wall (another site's: a portal?)
         ):
-            reason = f"redirected to a sign-in page ({final}): {WALLED}"
-            return Judgement(K, reason, **base)
+            return opened.says(K, f"redirected to a sign-in page ({final}): {WALLED}")
         ok_reason = f"HTTP {status_phrase(page.status or 200)}"
-        if page.status is not None and 300 <= page.status < 400:
+        if live and page.status is not None and 300 <= page.status < 400:
             ok_reason += " without a Location: the page it shows is judged"
     target = permanent_target(url, page.redirects, rules.canon)
     if target is not None:
-        codes = _permanent_codes(page)
-        reason = f"permanently redirected ({codes}) to {target}, a live page: update the link"
-        return Judgement(Verdict.MOVED, reason, suggestion=target, **base)
-    where = "" if rules.canon(final) == rules.canon(url) else f" (now at {final})"
-    return Judgement(Verdict.OK, f"{ok_reason}{where}", **base)
+        if live:
+            codes = _permanent_codes(page)
+            reason = f"permanently redirected ({codes}) to {target}, a live page: update the link"
+        else:
+            reason = f"permanently redirected to {target}"
+        return opened.says(Verdict.MOVED, reason, suggestion=target)
+    where = "" if not live or rules.canon(final) == rules.canon(url) else f" (now at {final})"
+    return opened.says(Verdict.OK, f"{ok_reason}{where}")
+
+
+async def judge_page(
+    url: str, page: FetchResult, fetcher: Fetcher, rules: PageRules = PageRules()
+) -> Judgement:
+    """Failure mapping, PDF check, bot wall on 200, soft 404, then moved or ok."""
+    opened = _open(url, page, rules, live=True)
+    if isinstance(opened, Judgement):
+        return opened
+    if opened.html and rules.soft404:
+        report = await soft404.check_with_probe(url, page, fetcher, always_probe=rules.always_probe)
+        if report.is_soft404:
+            return opened.says(B, f"soft 404: {report.explain()}")
+    return _conclude(url, rules, opened, live=True)
 
 
 def judge_copy(url: str, page: FetchResult, rules: PageRules = PageRules()) -> Judgement:
     """:func:`judge_page` for a page that cannot be fetched again: an archived copy replayed
     from the Wayback Machine (``linkkeeper.capture_check``). The same rules in the same order,
     except the random-sibling probe (there is no live site to ask), so a soft 404 must show
-    its own signals (not-found heading, redirect to the root, parking, empty page)."""
-    failed = failure(page)
-    if failed is not None:
-        return failed
-    final = rules.clean_final(page.final_url or url)
-    base = {"http_status": page.status, "final_url": final, "page": page}
-    from linkkeeper.sites.pdf import judge_pdf_body, looks_like_pdf_url
-
-    if page.content_type == "application/pdf" or looks_like_pdf_url(page.final_url or url):
-        pdf = judge_pdf_body(page)
-        pdf.final_url = final
-        if pdf.verdict is not Verdict.OK:
-            return pdf
-        ok_reason = pdf.reason
-    else:
-        marker = challenge_marker(page)
-        if marker is not None:
-            return Judgement(K, f"bot wall behind HTTP {page.status}: '{marker}'", **base)
-        if rules.soft404:
-            report = soft404.assess(url, page)
-            if report.is_soft404:
-                return Judgement(B, f"soft 404: {report.explain()}", **base)
-        ok_reason = f"HTTP {status_phrase(page.status or 200)}"
-    target = permanent_target(url, page.redirects, rules.canon)
-    if target is not None:
-        reason = f"permanently redirected to {target}"
-        return Judgement(Verdict.MOVED, reason, suggestion=target, **base)
-    return Judgement(Verdict.OK, ok_reason, **base)
+    its own signals (not-found heading, redirect to the root, parking, empty page); its
+    reasons are shorter, as they describe a capture, not a link to update."""
+    opened = _open(url, page, rules, live=False)
+    if isinstance(opened, Judgement):
+        return opened
+    if opened.html and rules.soft404:
+        report = soft404.assess(url, page)
+        if report.is_soft404:
+            return opened.says(B, f"soft 404: {report.explain()}")
+    return _conclude(url, rules, opened, live=False)
 
 
 def missing_url() -> Judgement:
