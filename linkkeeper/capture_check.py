@@ -24,6 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 from linkkeeper import drift, textsafe
 from linkkeeper.health import format_time
+from linkkeeper.links import (  # noqa: F401  (the ledger reads verdicts too)
+    BAD,
+    GOOD,
+    UNREADABLE,
+    failure_mark,
+    is_good,
+    mark_timestamp,
+    rejected,
+)
 
 if TYPE_CHECKING:
     from linkkeeper.ledger import Record
@@ -32,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-GOOD, BAD, UNREADABLE = "good", "bad", "unreadable"
 MAX_TRIES = drift.CAPTURE_TRIES  # runs that try a capture whose replay failed
 READS_PER_RUN = 3  # replays per reading per run: the archive is shared and paced
 REASON_MAX = 500  # characters of a verdict's reason kept
@@ -42,20 +50,6 @@ SIMILAR_AT = drift.CHANGED_BELOW  # a capture less like the baseline than this i
 # what one replay taught this run, shared by readings with the same link: (verdict, reason,
 # similarity, text fingerprint or why none) keyed by (timestamp, original)
 Seen = dict[tuple[str, str], tuple[str, str, "float | None", Any]]
-
-
-def failure_mark(record: Record | None) -> datetime | None:
-    """When the current run of failures began (``None``: the last check was no failure)."""
-    if record is None:
-        return None
-    health = record.health
-    return health.first_failure if health.failures and health.first_failure else None
-
-
-def mark_timestamp(mark: datetime | None) -> str | None:
-    from linkkeeper.wayback import to_timestamp
-
-    return to_timestamp(mark) if mark is not None else None
 
 
 def verdicts_of(section: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -74,22 +68,6 @@ def settled(entry: Any) -> bool:
         return True
     tries = entry.get("attempts")
     return entry.get("verdict") == UNREADABLE and isinstance(tries, int) and tries >= MAX_TRIES
-
-
-def is_good(entry: Any) -> bool:
-    return isinstance(entry, dict) and entry.get("verdict") == GOOD
-
-
-def rejected(section: dict[str, Any] | None) -> list[tuple[str, str]]:
-    """(timestamp, reason) of every capture judged not good, oldest first."""
-    verdicts = section.get("verdicts") if isinstance(section, dict) else None
-    if not isinstance(verdicts, dict):
-        return []
-    return [
-        (str(ts), str(v.get("reason") or v.get("verdict")))
-        for ts, v in sorted(verdicts.items())
-        if isinstance(v, dict) and v.get("verdict") != GOOD
-    ]
 
 
 def record_verdict(

@@ -224,7 +224,7 @@ def _asked_seconds(result: FetchResult) -> float:
 
 def _wall(result: FetchResult) -> bool:
     """A bot wall answering 5xx/429 (Sucuri, Cloudflare): retrying cannot lift it."""
-    from linkkeeper.sites.generic import wall_answer
+    from linkkeeper.walls import wall_answer
 
     return wall_answer(result)
 

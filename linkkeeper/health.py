@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from typing import Any, Protocol
 
 from linkkeeper.models import Health, Verdict, member
@@ -242,3 +243,15 @@ def _hours(delta: timedelta) -> float:
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+TS_FORMAT = "%Y%m%d%H%M%S"  # the Wayback Machine's 14-digit capture timestamps
+
+
+def to_timestamp(moment: datetime | date) -> str:
+    """14-digit UTC Wayback timestamp; a date means the end of that day (its week's copy)."""
+    if not isinstance(moment, datetime):
+        moment = datetime.combine(moment, dtime(23, 59, 59), tzinfo=UTC)
+    elif moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime(TS_FORMAT)

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from linkkeeper.health import UNKNOWN, HealthState
+from linkkeeper.health import UNKNOWN, HealthState, to_timestamp
 from linkkeeper.ledger import Record
 from linkkeeper.models import Health, Reading, Verdict
 
@@ -28,6 +28,8 @@ ORIGINAL_FIRST: dict[Health, bool] = {
 FAILED = frozenset({Verdict.BROKEN, Verdict.TRANSIENT, Verdict.BLOCKED})
 SAFE_SCHEMES = frozenset({"http", "https"})
 NO_GOOD_COPY = "no good archived copy: find a new source"
+# a capture's verdict in the record (``captures.verdicts``; :mod:`linkkeeper.capture_check`)
+GOOD, BAD, UNREADABLE = "good", "bad", "unreadable"
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,34 @@ class LinkChoice:
         return attrs
 
 
+def failure_mark(record: Record | None) -> datetime | None:
+    """When the current run of failures began (``None``: the last check was no failure)."""
+    if record is None:
+        return None
+    health = record.health
+    return health.first_failure if health.failures and health.first_failure else None
+
+
+def mark_timestamp(mark: datetime | None) -> str | None:
+    return to_timestamp(mark) if mark is not None else None
+
+
+def is_good(entry: Any) -> bool:
+    return isinstance(entry, dict) and entry.get("verdict") == GOOD
+
+
+def rejected(section: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(timestamp, reason) of every capture judged not good, oldest first."""
+    verdicts = section.get("verdicts") if isinstance(section, dict) else None
+    if not isinstance(verdicts, dict):
+        return []
+    return [
+        (str(ts), str(v.get("reason") or v.get("verdict")))
+        for ts, v in sorted(verdicts.items())
+        if isinstance(v, dict) and v.get("verdict") != GOOD
+    ]
+
+
 def is_safe_url(url: str) -> bool:
     """Only http(s) URLs go into an href (a hand-edited ledger must not inject ``javascript:``)."""
     try:
@@ -124,8 +154,6 @@ def pick_capture(record: Record | None) -> tuple[Capture | None, str | None, str
     was assigned (``"assigned"``), else the newest good one taken before the current run of
     failures began (``"before-break"``; ``"latest"`` while nothing fails). A capture not yet
     judged good, or made after the break, is never offered."""
-    from linkkeeper.capture_check import failure_mark, is_good, mark_timestamp
-
     section = record.data.get("captures") if record else None
     if not isinstance(section, dict):
         return None, None, None
@@ -157,8 +185,6 @@ def pick_capture(record: Record | None) -> tuple[Capture | None, str | None, str
 
 def rejected_captures(record: Record | None) -> tuple[tuple[str, str], ...]:
     """(timestamp, why) of the captures judged not good for this reading, oldest first."""
-    from linkkeeper.capture_check import rejected
-
     section = record.data.get("captures") if record else None
     if not isinstance(section, dict) or section.get("url") not in (
         None,

@@ -23,7 +23,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -34,6 +34,7 @@ from linkkeeper import drift, htmltree, textsafe
 from linkkeeper.health import format_time, parse_time
 from linkkeeper.htmltree import Element
 from linkkeeper.models import FetchResult, Verdict
+from linkkeeper.sites import LOW_CONFIDENCE, Field, Found, found  # noqa: F401
 
 if TYPE_CHECKING:
     from linkkeeper.fetcher import Fetcher
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Field = dict[str, Any]  # {"value": ..., "source": ..., "confidence": "high" | "low"}
 LIVE = frozenset({Verdict.OK, Verdict.MOVED})  # the page shows the reading
 EXTERNAL = frozenset({"arxiv-api", "oembed"})  # a hiccup there must not downgrade what we know
 # Better sources first; a page that fails to load never replaces a better-sourced value.
@@ -52,34 +52,10 @@ SOURCE_RANK = (
     "arxiv-api", "oembed", "next-data", "citation", "json-ld", "og", "twitter", "meta",
     "pdf-info", "title", "pdf-text", "http", "text", "url",
 )  # fmt: skip
-LOW_CONFIDENCE = frozenset({"title", "pdf-info", "pdf-text", "url"})
 TOLERANCE = {"size": 0.1, "words": 0.1}  # relative changes too small to rewrite the record
 NOT_A_CHANGE = frozenset({"last_modified"})
 REFRESH_AFTER = timedelta(days=30)  # unchanged metadata is re-stamped (and arXiv asked) monthly
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-
-
-def found(value: Any, source: str, confidence: str | None = None) -> Field:
-    """One field with its source; ``<title>``, PDF and URL guesses are low confidence."""
-    level = confidence or ("low" if source in LOW_CONFIDENCE else "high")
-    return {"value": value, "source": source, "confidence": level}
-
-
-@dataclass
-class Found:
-    """Fields found for one reading (first source wins) and its main text for drift."""
-
-    fields: dict[str, Field] = field(default_factory=dict)
-    text: str | None = None
-
-    def add(self, name: str, value: Any, source: str, confidence: str | None = None) -> None:
-        if value not in (None, "", []) and name not in self.fields:
-            self.fields[name] = found(value, source, confidence)
-
-    def merge(self, other: Found) -> None:
-        for name, value in other.fields.items():
-            self.fields.setdefault(name, value)
-        self.text = self.text or other.text
 
 
 # -- value clean-up ----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from typing import Protocol
 from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from linkkeeper.models import FetchResult
+from linkkeeper.walls import mentions
 
 THRESHOLD = 1.0  # total weight that makes a 200 page a soft 404
 SHORT_PAGE_WORDS = 250  # visible words below which a not-found heading is telling
@@ -232,12 +233,6 @@ _TITLE_OR_H1 = re.compile(r"<(title|h1)\b[^>]*>(.*?)</\1\s*>", re.IGNORECASE | r
 def _plain(markup: str) -> str:
     """Tags out, entities decoded, whitespace collapsed (as the parse's text would be)."""
     return " ".join(html.unescape(_TAG.sub(" ", markup)).split())
-
-
-def mentions(text: str, pattern: re.Pattern[str], keys: tuple[str, ...]) -> bool:
-    """``pattern.search(text)``, skipped when ``text`` has none of the pattern's keys."""
-    lower = text.lower()
-    return any(key in lower for key in keys) and pattern.search(text) is not None
 
 
 def not_found_phrase(text: str) -> re.Match[str] | None:

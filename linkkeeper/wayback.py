@@ -30,6 +30,7 @@ import httpx
 from aiohttp.abc import AbstractResolver
 
 from linkkeeper import textsafe
+from linkkeeper.health import TS_FORMAT, to_timestamp
 from linkkeeper.iakeys import KEYS_HELP, Keys
 from linkkeeper.remap import Remapper
 
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_WAYBACK_URL = "https://web.archive.org"
 DEFAULT_AVAILABILITY_URL = "https://archive.org/wayback/available"
-TS_FORMAT = "%Y%m%d%H%M%S"
 TIMESTAMP = re.compile(r"[0-9]{8,14}")
 REPLAY_MAX_BYTES = 2 * 1024 * 1024  # a capture's original bytes read at most (as the fetcher)
 GOOD_STATUSES = frozenset({200, 203, 206})  # what InternetArchiveBot accepts as a usable copy
@@ -313,15 +313,6 @@ class Pacer:
 
     def stop(self, reason: str) -> None:
         self.stopped = reason
-
-
-def to_timestamp(moment: datetime | date) -> str:
-    """14-digit UTC Wayback timestamp; a date means the end of that day (its week's copy)."""
-    if not isinstance(moment, datetime):
-        moment = datetime.combine(moment, dtime(23, 59, 59), tzinfo=UTC)
-    elif moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime(TS_FORMAT)
 
 
 def parse_cdx_json(text: str) -> list[dict[str, str]]:

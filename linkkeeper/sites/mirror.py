@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from linkkeeper.metadata import Found
 from linkkeeper.models import FetchResult, Verdict
-from linkkeeper.sites import Judgement
+from linkkeeper.sites import Found, Judgement
 from linkkeeper.sites.generic import PageRules, failure, judge_copy, judge_page, missing_url
 
 if TYPE_CHECKING:

@@ -12,9 +12,8 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from linkkeeper.metadata import Found
 from linkkeeper.models import FetchResult, Verdict
-from linkkeeper.sites import Judgement
+from linkkeeper.sites import Found, Judgement
 from linkkeeper.sites.generic import WALLED, challenge_marker, judge_page, missing_url
 from linkkeeper.soft404 import page_text
 

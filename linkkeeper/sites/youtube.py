@@ -12,9 +12,8 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, urlsplit
 
-from linkkeeper.metadata import Found
 from linkkeeper.models import Verdict
-from linkkeeper.sites import Judgement
+from linkkeeper.sites import Found, Judgement
 from linkkeeper.sites.generic import (
     challenge_marker,
     failure,
