@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 from linkkeeper.models import FetchResult, Verdict
-from linkkeeper.sites import Judgement
+from linkkeeper.sites.base import Judgement
 from linkkeeper.sites.generic import PageRules, canonical, failure, judge_page, missing_url
-from linkkeeper.sites.pdf import judge_pdf_body
+from linkkeeper.sites.pdfbody import judge_pdf_body
 
 if TYPE_CHECKING:
     from linkkeeper.fetcher import Fetcher

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from linkkeeper import soft404
 from linkkeeper.models import FetchResult, Verdict
-from linkkeeper.sites import Judgement
+from linkkeeper.sites.base import WALLED, Judgement
 from linkkeeper.walls import (  # noqa: F401  (the judges' wall rules)
     CHALLENGE_ANY,
     CHALLENGE_ON_200,
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from linkkeeper.models import Reading
 
 B, K, T = Verdict.BROKEN, Verdict.BLOCKED, Verdict.TRANSIENT
-WALLED = "may be paywalled or walled; cannot tell"
 
 # Final HTTP status -> verdict and what it means (after the fetcher's own retries).
 STATUS_TABLE: dict[int, tuple[Verdict, str]] = {
@@ -211,7 +210,7 @@ def _open(url: str, page: FetchResult, rules: PageRules, live: bool) -> Judgemen
     if failed is not None:
         return failed
     final = rules.clean_final(page.final_url or url)
-    from linkkeeper.sites.pdf import judge_pdf_body, looks_like_pdf_url
+    from linkkeeper.sites.pdfbody import judge_pdf_body, looks_like_pdf_url
 
     if page.content_type == "application/pdf" or looks_like_pdf_url(page.final_url or url):
         pdf = judge_pdf_body(page)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from linkkeeper.models import FetchResult, Verdict
-from linkkeeper.sites import Judgement
+from linkkeeper.sites.base import Judgement
 from linkkeeper.sites.generic import PageRules, judge_page, missing_url
 
 if TYPE_CHECKING:

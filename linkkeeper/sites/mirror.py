@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from linkkeeper.models import FetchResult, Verdict
-from linkkeeper.sites import Found, Judgement
+from linkkeeper.sites.base import Found, Judgement
 from linkkeeper.sites.generic import PageRules, failure, judge_copy, judge_page, missing_url
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from linkkeeper.models import Verdict
-from linkkeeper.sites import Judgement
+from linkkeeper.sites.base import Judgement
 from linkkeeper.sites.generic import PageRules, canonical, judge_page, missing_url
 
 if TYPE_CHECKING:

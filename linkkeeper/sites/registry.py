@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from linkkeeper.sites import Site
 from linkkeeper.sites.arxiv import ArxivSite
+from linkkeeper.sites.base import Site
 from linkkeeper.sites.generic import GenericSite
 from linkkeeper.sites.medium import MediumSite
 from linkkeeper.sites.mirror import MirrorSite

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, urlsplit
 
 from linkkeeper.models import Verdict
-from linkkeeper.sites import Found, Judgement
+from linkkeeper.sites.base import Found, Judgement
 from linkkeeper.sites.generic import (
     challenge_marker,
     failure,
