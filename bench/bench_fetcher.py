@@ -5,7 +5,7 @@
 
 The load is the one ``linkkeeper check`` puts on the fetcher in ``bench/check_vs_lychee.py``:
 N URLs spread over H hosts (``127.0.0.1`` .. ``127.0.0.H``), driven by
-:func:`~linkkeeper.politeness.run_bounded` with 128 in flight and 10 per host, no gap between
+:func:`~linkkeeper.web.politeness.run_bounded` with 128 in flight and 10 per host, no gap between
 requests to a host. The server runs in a child process so only the client's CPU is counted
 (``process_time``); each round's figure is printed and the median kept.
 
@@ -30,8 +30,8 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
-from linkkeeper.fetcher import Fetcher, FetchSettings
-from linkkeeper.politeness import run_bounded
+from linkkeeper.web.fetcher import Fetcher, FetchSettings
+from linkkeeper.web.politeness import run_bounded
 
 SERVER = """
 import socket, sys

@@ -31,9 +31,9 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from linkkeeper.ledger import Ledger, Record
-from linkkeeper.models import CheckResult, Reading, Verdict
-from linkkeeper.writebehind import WriteBehind
+from linkkeeper.core.models import CheckResult, Reading, Verdict
+from linkkeeper.ledger.store import Ledger, Record
+from linkkeeper.ledger.writebehind import WriteBehind
 
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 MINHASH = "00104527efc6808a6f68bbe855120d2ca1aac48127ea1ddd64f11302222aee4991" * 8

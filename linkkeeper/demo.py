@@ -22,13 +22,11 @@ from urllib.parse import urlsplit
 
 import click
 
-from linkkeeper.check import CheckOptions
-from linkkeeper.config import HostOverride
-from linkkeeper.iakeys import Keys
-from linkkeeper.links import NO_GOOD_COPY, LinkChoice
-from linkkeeper.models import Health
+from linkkeeper.archive import Keys
+from linkkeeper.check import CheckOptions, Row
+from linkkeeper.core import Health, HostOverride
+from linkkeeper.ledger import NO_GOOD_COPY, LinkChoice
 from linkkeeper.nightly import NightlyOptions, NightResult
-from linkkeeper.report import Row
 from linkkeeper.sandbox import Sandbox, start_sandbox
 from linkkeeper.sandbox.discord import WEBHOOK_URL as DISCORD_WEBHOOK
 from linkkeeper.sandbox.discord import DiscordAPI, channel_html
@@ -179,8 +177,7 @@ def fallback_lines(reading_id: str, choice: LinkChoice) -> list[str]:
 
 def show_fallbacks(curriculum: Curriculum, snapshots: Path) -> None:
     """The archived copy each broken reading links, with the captures rejected on the way."""
-    from linkkeeper.ledger import Ledger
-    from linkkeeper.links import choose
+    from linkkeeper.ledger import Ledger, choose
 
     ledger = Ledger(snapshots)
     chosen = [(r.id, choose(r, ledger.get(r.id))) for r in curriculum.readings() if r.url]
@@ -196,8 +193,8 @@ def show_fallbacks(curriculum: Curriculum, snapshots: Path) -> None:
 def main(keep: Path | None = None, readings: Path | None = None, nights: int = 3) -> int:
     """The demo; returns 0 (the findings are the point of a demo, not a failure)."""
     from linkkeeper import nightly
+    from linkkeeper.check import print_rich, render_text
     from linkkeeper.curriculum import CurriculumError, load
-    from linkkeeper.report import print_rich, render_text
 
     started = time.monotonic()
     path, chosen = find_readings(readings)
@@ -280,10 +277,9 @@ def main(keep: Path | None = None, readings: Path | None = None, nights: int = 3
 
 def post_weeks(curriculum: Curriculum, out: Path, github: Sandbox, when: datetime) -> None:
     """Post every week's Tuesday message to the sandbox channel, as ``week N --post`` does."""
-    from linkkeeper import discord
     from linkkeeper.ledger import Ledger
-    from linkkeeper.publish import build
-    from linkkeeper.remap import Remapper
+    from linkkeeper.outputs import build, discord
+    from linkkeeper.web import Remapper
 
     webhook = discord.Webhook.parse(DISCORD_WEBHOOK)
     settings = discord.ClientSettings(allow_private=True)
@@ -296,7 +292,7 @@ def post_weeks(curriculum: Curriculum, out: Path, github: Sandbox, when: datetim
                 week, webhook, out / "snapshots", settings=settings, remap=remap, now=when
             )
             discord.run(work)
-    from linkkeeper.discord import weeks_words
+    from linkkeeper.outputs import weeks_words
 
     numbers = weeks_words([w.number for w in weeks if w.number is not None])
     click.secho("\nTuesday", bold=True)
@@ -318,7 +314,7 @@ def _quote(text: str, limit: int = 14) -> list[str]:
 
 def show_discord(api: DiscordAPI, out: Path) -> None:
     """The post as it went out, the same message healed in place, and the alert."""
-    from linkkeeper._atomic import atomic_write_text
+    from linkkeeper.core import atomic_write_text
 
     messages = api.posted()
     atomic_write_text(out / "discord-channel.html", channel_html(messages))
@@ -345,7 +341,7 @@ def show_discord(api: DiscordAPI, out: Path) -> None:
 
 def serve(rules_file: Path | None = None) -> None:
     """``linkkeeper sandbox``: serve until Ctrl-C, printing how to point linkkeeper at it."""
-    from linkkeeper._atomic import atomic_write_text
+    from linkkeeper.core import atomic_write_text
 
     with sandboxes() as (web, github):
         rules = web.remap_rules()

@@ -21,22 +21,32 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from linkkeeper.check import EXIT_DAMAGED, CheckOptions, report_damage
-from linkkeeper.github import DEFAULT_API, GitHubError, IssueResult, update_rolling_issue
-from linkkeeper.interrupt import interruptible
-from linkkeeper.report import Outcome, Row, has_findings, summary_line
-from linkkeeper.summary import (
+from linkkeeper.check import (
+    EXIT_DAMAGED,
+    CheckOptions,
+    Outcome,
+    Row,
+    has_findings,
+    report_damage,
+    summary_line,
+)
+from linkkeeper.core import interruptible
+from linkkeeper.outputs import (
+    DEFAULT_API,
+    GitHubError,
+    IssueResult,
     Night,
     StageNote,
     closing_comment,
     is_healthy,
     issue_body,
+    update_rolling_issue,
     write_outputs,
 )
 
 if TYPE_CHECKING:
+    from linkkeeper.archive import Keys
     from linkkeeper.curriculum import Curriculum
-    from linkkeeper.iakeys import Keys
     from linkkeeper.ledger import DamagedRecord, Ledger
 
 log = logging.getLogger(__name__)
@@ -114,7 +124,7 @@ def run_check(
     """The check stage over the whole curriculum, recorded in the ledger as it goes."""
     from linkkeeper.check import CheckRun, run_with_options
     from linkkeeper.ledger import Ledger, LedgerError
-    from linkkeeper.remap import RemapError, Remapper
+    from linkkeeper.web import RemapError, Remapper
 
     try:
         remapper = Remapper.parse(options.remap)
@@ -141,12 +151,13 @@ def _archive(
         ArchiveRun,
         ArchiveSettings,
         ArchiveUsageError,
+        Pacer,
         State,
+        WaybackClient,
         run_archive,
     )
     from linkkeeper.ledger import Ledger
-    from linkkeeper.remap import Remapper
-    from linkkeeper.wayback import Pacer, WaybackClient
+    from linkkeeper.web import Remapper
 
     check = options.check
     archive = ArchiveOptions(
@@ -192,7 +203,7 @@ def _archive(
 
 def _publish(options: NightlyOptions, curriculum: Curriculum, ledger: Ledger) -> StageNote:
     """The page and READINGS.md; dated by the newest check, so unchanged data rewrites nothing."""
-    from linkkeeper.publish import build, publish
+    from linkkeeper.outputs import build, publish
 
     written = publish(build(curriculum, ledger), options.site, options.markdown)
     where = " and ".join(str(w.path) for w in written) or "nothing (no --site)"
@@ -282,7 +293,7 @@ def _night_strips(outcome: Outcome, ledger: Ledger) -> dict[str, str]:
     """Each reading's recent nights as Unicode blocks, for the rolling issue (ending at its
     last recorded check, so a quiet record leaves the issue's text as it was)."""
     from linkkeeper.ledger import LedgerError
-    from linkkeeper.nights import blocks, recent_nights
+    from linkkeeper.outputs import blocks, recent_nights
 
     strips: dict[str, str] = {}
     for row in outcome.rows:
@@ -308,16 +319,16 @@ def _later_stages(
     archive = metadata = publish = None
     learned = outcome is None or not outcome.notice
     checked = 0 if outcome is None else outcome.summary()["checked"]
-    if _stage_available("metadata"):  # part of the check: it reads the pages check fetched
+    if _stage_available("check.metadata"):  # part of the check: it reads the pages check fetched
         note = StageNote("metadata", "ran" if checked else "skipped", metadata_note(checked))
         metadata = lambda: note  # noqa: E731
-    if _stage_available("archive"):
+    if _stage_available("archive.run"):
         archive = lambda: (  # noqa: E731
             _archive(options, curriculum, clock)
             if learned
             else StageNote("archive", "skipped", INCONCLUSIVE_ARCHIVE)
         )
-    if _stage_available("publish") and (options.site or options.markdown):
+    if _stage_available("outputs.pages") and (options.site or options.markdown):
         publish = lambda: _publish(options, curriculum, ledger)  # noqa: E731
     return [
         ("archive", archive),
@@ -344,10 +355,9 @@ def _discord(
 ) -> StageNote:
     """Heal the posted weeks and announce new deaths (only with a webhook). Discord being down
     never fails the night: the work is recorded as owed and done by the next one."""
-    from linkkeeper import discord
     from linkkeeper.ledger import Ledger, LedgerError
-    from linkkeeper.publish import build
-    from linkkeeper.remap import Remapper
+    from linkkeeper.outputs import build, discord
+    from linkkeeper.web import Remapper
 
     if outcome.offline:
         return StageNote("discord", "skipped", "offline night: Discord was left as it was")
@@ -416,7 +426,7 @@ def main(
     """``linkkeeper nightly``: the night, then its report on stdout; returns the exit code.
 
     Stage lines go to stderr so ``--format json`` stays parseable."""
-    from linkkeeper.report import print_rich, render
+    from linkkeeper.check import print_rich, render
 
     def say(line: str) -> None:
         click.echo(line, err=True)

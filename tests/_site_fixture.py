@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from linkkeeper.capture_check import GOOD, record_verdict
-from linkkeeper.ledger import Ledger
-from linkkeeper.models import CheckResult, Reading, Verdict
+from linkkeeper.archive.capture_check import GOOD, record_verdict
+from linkkeeper.core.models import CheckResult, Reading, Verdict
+from linkkeeper.ledger.store import Ledger
 
 END = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # the newest check of every ledger built here
 DEFAULT_ASSIGNED = date(2021, 10, 11)

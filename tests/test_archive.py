@@ -24,17 +24,17 @@ from urllib.parse import parse_qs
 import pytest
 from click.testing import CliRunner, Result
 
-from linkkeeper.archive import ArchiveOutcome, ArchiveRun, ArchiveSettings, spn2_within
+from linkkeeper.archive.iakeys import KEYS_PAGE, Keys
+from linkkeeper.archive.run import ArchiveOutcome, ArchiveRun, ArchiveSettings, spn2_within
+from linkkeeper.archive.wayback import Pacer, WaybackClient, WaybackSettings, make_client
 from linkkeeper.cli import cli
-from linkkeeper.curriculum import load
-from linkkeeper.iakeys import KEYS_PAGE, Keys
-from linkkeeper.ledger import Ledger
-from linkkeeper.links import pick_capture
-from linkkeeper.models import Reading
-from linkkeeper.remap import Remapper
+from linkkeeper.core.models import Reading
+from linkkeeper.curriculum.readings import load
+from linkkeeper.ledger.links import pick_capture
+from linkkeeper.ledger.store import Ledger
 from linkkeeper.sandbox import Sandbox
 from linkkeeper.sandbox.wayback import ManualClock, WaybackMachine
-from linkkeeper.wayback import Pacer, WaybackClient, WaybackSettings, make_client
+from linkkeeper.web.remap import Remapper
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = "web.archive.org"

@@ -18,16 +18,16 @@ from bs4 import BeautifulSoup
 from click.testing import CliRunner, Result
 
 from linkkeeper import nightly
-from linkkeeper.check import CheckOptions
+from linkkeeper.archive.iakeys import Keys
+from linkkeeper.archive.wayback import Outcome, WaybackClient, WaybackSettings, make_client
+from linkkeeper.check.engine import CheckOptions
 from linkkeeper.cli import cli
-from linkkeeper.config import HostOverride
-from linkkeeper.curriculum import load
-from linkkeeper.iakeys import Keys
-from linkkeeper.ledger import Ledger
-from linkkeeper.remap import Remapper
+from linkkeeper.core.config import HostOverride
+from linkkeeper.curriculum.readings import load
+from linkkeeper.ledger.store import Ledger
 from linkkeeper.sandbox import Sandbox
 from linkkeeper.sandbox.sites._common import article_page, page
-from linkkeeper.wayback import Outcome, WaybackClient, WaybackSettings, make_client
+from linkkeeper.web.remap import Remapper
 
 WEB = "web.archive.org"
 GOOD_TS = "20210501101500"  # when each page was live
@@ -265,7 +265,7 @@ async def test_sandbox_spn2_captures_the_web_as_it_is(clean_sandbox: Sandbox) ->
 def test_a_reading_that_comes_back_is_captured_again(
     tmp_path: Path, clean_sandbox: Sandbox
 ) -> None:
-    from linkkeeper.models import CheckResult, Verdict
+    from linkkeeper.core.models import CheckResult, Verdict
 
     rid, url = LIVE
     readings = tmp_path / "readings.yaml"
@@ -310,7 +310,7 @@ def test_drift_and_unreplayable_captures_are_not_offered(
     replayable yet) is unreadable, retried later, not judged on the other one's bytes."""
     import httpx
 
-    from linkkeeper.models import CheckResult, Verdict
+    from linkkeeper.core.models import CheckResult, Verdict
 
     rid, url = LIVE
     readings = tmp_path / "readings.yaml"
@@ -353,7 +353,7 @@ def test_drift_and_unreplayable_captures_are_not_offered(
 
 
 def test_a_verdict_keeps_no_terminal_escapes_from_the_captured_page() -> None:
-    from linkkeeper.capture_check import BAD, record_verdict
+    from linkkeeper.archive.capture_check import BAD, record_verdict
 
     section: dict[str, Any] = {}
     capture = {"timestamp": BAD_TS, "url": snapshot(BAD_TS, LIVE[1]), "original": LIVE[1]}

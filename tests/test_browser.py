@@ -25,7 +25,7 @@ from _site_fixture import SANDBOX_PLANS, capture_for, sandbox_plans, write_ledge
 from click.testing import CliRunner
 
 from linkkeeper.cli import cli
-from linkkeeper.curriculum import Curriculum, load
+from linkkeeper.curriculum.readings import Curriculum, load
 
 pytestmark = pytest.mark.browser
 
@@ -248,8 +248,8 @@ def test_recent_nights_are_squares_with_dates_on_every_width(
     ``<title>`` (the browser's hover text), an accessible name, inside the card on a phone."""
     from datetime import UTC, datetime, timedelta
 
-    from linkkeeper.ledger import Ledger
-    from linkkeeper.models import CheckResult, Reading, Verdict
+    from linkkeeper.core.models import CheckResult, Reading, Verdict
+    from linkkeeper.ledger.store import Ledger
 
     page, seen = open_page(browser, site.file_url, WIDTHS["phone"])
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from linkkeeper.check import (
+from linkkeeper.check.engine import (
     DEFAULT_MAX_AGE,
     NETWORK_UNREACHABLE,
     ROW_ANNOTATORS,
@@ -22,13 +22,13 @@ from linkkeeper.check import (
     run_checks,
     select,
 )
-from linkkeeper.fetcher import Fetcher, FetchSettings
-from linkkeeper.freshness import FRESHNESS_NAME
-from linkkeeper.ledger import Ledger, Record
-from linkkeeper.models import Health, Reading, Verdict
-from linkkeeper.remap import Remapper
-from linkkeeper.report import Outcome, Row
+from linkkeeper.check.report import Outcome, Row
+from linkkeeper.core.models import Health, Reading, Verdict
+from linkkeeper.ledger.freshness import FRESHNESS_NAME
+from linkkeeper.ledger.store import Ledger, Record
 from linkkeeper.sandbox import Sandbox, VirtualHost
+from linkkeeper.web.fetcher import Fetcher, FetchSettings
+from linkkeeper.web.remap import Remapper
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 PROSE = " ".join(

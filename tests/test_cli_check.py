@@ -12,9 +12,9 @@ import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
-from linkkeeper.capture_check import GOOD, record_verdict
+from linkkeeper.archive.capture_check import GOOD, record_verdict
 from linkkeeper.cli import cli
-from linkkeeper.ledger import Ledger
+from linkkeeper.ledger.store import Ledger
 from linkkeeper.sandbox import Sandbox
 
 READINGS = """\
@@ -230,7 +230,7 @@ def test_dead_threshold_from_config_env_and_flags(clean_sandbox: Sandbox, projec
 
 
 def test_report_offers_the_archived_copy(clean_sandbox: Sandbox, project: Path) -> None:
-    from linkkeeper.models import Reading
+    from linkkeeper.core.models import Reading
 
     snapshot = "https://web.archive.org/web/20220315101010/https://blog.example/gone"
     with Ledger(project / "snapshots") as ledger:

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from linkkeeper.cli import EXIT_USAGE, cli
-from linkkeeper.curriculum import load
-from linkkeeper.listing import to_data
+from linkkeeper.curriculum.listing import to_data
+from linkkeeper.curriculum.readings import load
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = Path(__file__).with_name("data") / "ai-workshop-page.md"

@@ -14,11 +14,11 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
+from linkkeeper.check.report import Outcome, Row, print_rich
 from linkkeeper.cli import cli
-from linkkeeper.importer import SCHEMA_URL, schema_reference
-from linkkeeper.listing import _section
-from linkkeeper.models import CheckResult, Reading, Verdict
-from linkkeeper.report import Outcome, Row, print_rich
+from linkkeeper.core.models import CheckResult, Reading, Verdict
+from linkkeeper.curriculum.importer import SCHEMA_URL, schema_reference
+from linkkeeper.curriculum.listing import _section
 
 REPO = Path(__file__).resolve().parents[1]
 LONG = (

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from linkkeeper.curriculum import (
+from linkkeeper.core.models import Reading
+from linkkeeper.curriculum.readings import (
     Curriculum,
     CurriculumError,
     Group,
@@ -17,7 +18,6 @@ from linkkeeper.curriculum import (
     load,
     loads,
 )
-from linkkeeper.models import Reading
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -420,7 +420,7 @@ def test_libyaml_and_pure_python_loaders_agree(monkeypatch: pytest.MonkeyPatch) 
     """The fast loader must place every reading, warning and error where the pure one does."""
     import yaml
 
-    from linkkeeper import curriculum
+    from linkkeeper.curriculum import readings as curriculum
 
     text = (REPO / "readings.yaml").read_text(encoding="utf-8")
     schema_error = text.replace("url: https://", "url: htps://", 1)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from linkkeeper import curriculum
-from linkkeeper.curriculum import CurriculumError, loads
+from linkkeeper.curriculum import readings as curriculum
+from linkkeeper.curriculum.readings import CurriculumError, loads
 
 GOOD = {"id": "attention-2017", "title": "Attention", "url": "https://arxiv.org/abs/1706.03762",
         "kind": "arxiv", "note": "The original paper"}  # fmt: skip

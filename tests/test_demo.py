@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from linkkeeper.cli import cli
-from linkkeeper.curriculum import load
+from linkkeeper.core.models import Health, Verdict
+from linkkeeper.curriculum.readings import load
 from linkkeeper.demo import find_readings, packaged_readings, uncovered_hosts
-from linkkeeper.models import Health, Verdict
 from linkkeeper.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent

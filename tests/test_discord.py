@@ -14,15 +14,15 @@ import pytest
 from _site_fixture import Plan, write_ledger
 from click.testing import CliRunner, Result
 
-from linkkeeper import discord
 from linkkeeper.cli import cli
-from linkkeeper.curriculum import load
-from linkkeeper.discord import ClientSettings, DiscordError, Webhook, WebhookClient
-from linkkeeper.ledger import Ledger
-from linkkeeper.publish import build
-from linkkeeper.remap import Remapper
+from linkkeeper.curriculum.readings import load
+from linkkeeper.ledger.store import Ledger
+from linkkeeper.outputs import discord
+from linkkeeper.outputs.discord import ClientSettings, DiscordError, Webhook, WebhookClient
+from linkkeeper.outputs.pages import build
 from linkkeeper.sandbox import Sandbox
 from linkkeeper.sandbox.discord import HOST, TOKEN, WEBHOOK_ID, WEBHOOK_URL, DiscordAPI
+from linkkeeper.web.remap import Remapper
 
 CURRICULUM = """\
 title: Discord test list
@@ -476,9 +476,9 @@ weeks:
 
 def nightly_options(root: Path, web: Sandbox, box: Sandbox, **extra: object) -> object:
     from linkkeeper import nightly
-    from linkkeeper.check import CheckOptions
-    from linkkeeper.config import HostOverride
-    from linkkeeper.iakeys import Keys
+    from linkkeeper.archive.iakeys import Keys
+    from linkkeeper.check.engine import CheckOptions
+    from linkkeeper.core.config import HostOverride
 
     wayback = web.wayback.config
     return nightly.NightlyOptions(

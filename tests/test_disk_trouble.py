@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from linkkeeper.cli import cli
-from linkkeeper.ledger import Ledger
+from linkkeeper.ledger.store import Ledger
 from linkkeeper.sandbox import Sandbox
 
 PAGE = 4096

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import lxml.html
 
-from linkkeeper import drift
-from linkkeeper.ledger import Record
-from linkkeeper.models import CheckResult, Reading, Verdict
-from linkkeeper.report import Row
+from linkkeeper.check import drift
+from linkkeeper.check.report import Row
+from linkkeeper.core.models import CheckResult, Reading, Verdict
+from linkkeeper.ledger.store import Record
 
 NOW = datetime(2026, 3, 3, 4, 0, tzinfo=UTC)
 SYLLABLES = ("ka", "to", "mi", "ra", "ne", "lu", "so", "fe", "di", "po", "ga", "hu", "be", "zo")
@@ -132,7 +132,7 @@ def test_fingerprints_are_stable_and_compact() -> None:
 
 
 def test_main_text_only_reads_a_shared_parse() -> None:
-    from linkkeeper.models import FetchResult
+    from linkkeeper.core.models import FetchResult
 
     page = FetchResult("u", "u", 200, {"content-type": "text/html"}, BASE.encode())
     tree = page.tree()

@@ -17,14 +17,14 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from linkkeeper import drift
-from linkkeeper.capture_baseline import read_assigned
+from linkkeeper.archive.capture_baseline import read_assigned
+from linkkeeper.archive.wayback import WaybackClient, WaybackSettings, make_client
+from linkkeeper.check import drift
 from linkkeeper.cli import cli
-from linkkeeper.ledger import Record
-from linkkeeper.models import Reading
-from linkkeeper.remap import Remapper
+from linkkeeper.core.models import Reading
+from linkkeeper.ledger.store import Record
 from linkkeeper.sandbox import Sandbox
-from linkkeeper.wayback import WaybackClient, WaybackSettings, make_client
+from linkkeeper.web.remap import Remapper
 
 WEB = "web.archive.org"
 LIVE = "https://blog.example/post/live"

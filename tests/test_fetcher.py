@@ -16,12 +16,12 @@ import pytest_asyncio
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from linkkeeper.config import HostOverride
-from linkkeeper.fetcher import Fetcher, FetchSettings, retry_after_seconds
-from linkkeeper.politeness import HostPolicy
-from linkkeeper.remap import Remapper
+from linkkeeper.core.config import HostOverride
 from linkkeeper.sandbox import Sandbox, VirtualHost
 from linkkeeper.sandbox.web import reset_web_state
+from linkkeeper.web.fetcher import Fetcher, FetchSettings, retry_after_seconds
+from linkkeeper.web.politeness import HostPolicy
+from linkkeeper.web.remap import Remapper
 
 SLACK = 0.03  # arrival times are taken on the server: allow for loopback jitter
 

@@ -8,7 +8,9 @@ from datetime import date
 
 import pytest
 
-from linkkeeper.github import (
+from linkkeeper.check.report import Outcome, Row
+from linkkeeper.core.models import CheckResult, Health, Reading, Verdict
+from linkkeeper.outputs.github import (
     API_VERSION,
     NO_REPO,
     NO_TOKEN,
@@ -16,11 +18,9 @@ from linkkeeper.github import (
     RollingIssue,
     update_rolling_issue,
 )
-from linkkeeper.models import CheckResult, Health, Reading, Verdict
-from linkkeeper.report import Outcome, Row
+from linkkeeper.outputs.summary import MARKER, closing_comment, is_healthy, issue_body
 from linkkeeper.sandbox import Sandbox
 from linkkeeper.sandbox.github import HOST, REPO, TOKEN, GitHubAPI
-from linkkeeper.summary import MARKER, closing_comment, is_healthy, issue_body
 
 
 @pytest.fixture(scope="module")

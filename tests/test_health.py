@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from linkkeeper.health import HealthPolicy, HealthState, assess, needs_check
-from linkkeeper.models import Health, Verdict
+from linkkeeper.core.models import Health, Verdict
+from linkkeeper.ledger.health import HealthPolicy, HealthState, assess, needs_check
 
 OK, MOVED, BROKEN, BLOCKED, TRANSIENT, SKIPPED = (
     Verdict.OK,

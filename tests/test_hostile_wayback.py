@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from linkkeeper.archive.wayback import capture_timestamp, parse_cdx_json
 from linkkeeper.cli import cli
 from linkkeeper.sandbox import Sandbox
-from linkkeeper.wayback import capture_timestamp, parse_cdx_json
 
 GOOD = "https://blog.example/post/0"
 HOSTILE = "https://blog.example/post/1"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from linkkeeper import htmltree
-from linkkeeper.models import FetchResult
+from linkkeeper.core import htmltree
+from linkkeeper.core.models import FetchResult
 
 
 def test_strings_in_document_order_with_tails_and_without_comments() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from linkkeeper.iakeys import KEYS_HELP, KEYS_PAGE, Keys, KeysError, load_keys
+from linkkeeper.archive.iakeys import KEYS_HELP, KEYS_PAGE, Keys, KeysError, load_keys
 
 ACCESS, SECRET = "AKiniACCESS5521", "SKini%SECRET8810"  # '%' must survive (raw parser)
 

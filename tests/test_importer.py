@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from linkkeeper import curriculum
-from linkkeeper.curriculum import CurriculumError, loads
-from linkkeeper.importer import PageError, dump, import_page, parse_page
+from linkkeeper.curriculum import readings as curriculum
+from linkkeeper.curriculum.importer import PageError, dump, import_page, parse_page
+from linkkeeper.curriculum.readings import CurriculumError, loads
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = Path(__file__).with_name("data") / "ai-workshop-page.md"

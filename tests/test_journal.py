@@ -6,9 +6,9 @@ import json
 import signal
 from pathlib import Path
 
-from linkkeeper import _journal
-from linkkeeper.ledger import Ledger
-from linkkeeper.models import Verdict
+from linkkeeper.core.models import Verdict
+from linkkeeper.ledger import journal as _journal
+from linkkeeper.ledger.store import Ledger
 from tests.test_ledger import T0, folder, reading, result, run_child
 
 __all__ = ["folder"]  # the fixture
@@ -16,8 +16,8 @@ __all__ = ["folder"]  # the fixture
 KILLED_BEFORE_CLOSE = """
     import os, sys
     from datetime import UTC, datetime, timedelta
-    from linkkeeper.ledger import Ledger
-    from linkkeeper.models import CheckResult, Reading, Verdict
+    from linkkeeper.ledger.store import Ledger
+    from linkkeeper.core.models import CheckResult, Reading, Verdict
 
     t0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
     ledger = Ledger(os.environ["FOLDER"]).open()

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from linkkeeper.freshness import FRESHNESS_NAME
-from linkkeeper.health import HealthPolicy
-from linkkeeper.ledger import Ledger, LedgerError, LedgerLocked, Record
-from linkkeeper.models import CheckResult, Health, Reading, Verdict
+from linkkeeper.core.models import CheckResult, Health, Reading, Verdict
+from linkkeeper.ledger.freshness import FRESHNESS_NAME
+from linkkeeper.ledger.health import HealthPolicy
+from linkkeeper.ledger.store import Ledger, LedgerError, LedgerLocked, Record
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
@@ -352,7 +352,7 @@ def test_sync_refreshes_titles(ledger: Ledger) -> None:
 # -- locking ----------------------------------------------------------------------------------
 LOCK_PROBE = """
     import os, sys
-    from linkkeeper.ledger import Ledger, LedgerLocked
+    from linkkeeper.ledger.store import Ledger, LedgerLocked
     try:
         with Ledger(os.environ["FOLDER"]):
             print("acquired")
@@ -385,8 +385,8 @@ def test_second_run_is_refused_with_a_clear_message(folder: Path) -> None:
 KILLED_BEFORE_RENAME = """
     import os, sys, time
     from datetime import UTC, datetime
-    from linkkeeper.ledger import Ledger
-    from linkkeeper.models import CheckResult, Reading, Verdict
+    from linkkeeper.ledger.store import Ledger
+    from linkkeeper.core.models import CheckResult, Reading, Verdict
 
     def stall(src, dst):  # the temp file is written and fsynced: die before the rename
         print("about to rename", flush=True)
@@ -431,8 +431,8 @@ def test_writer_killed_between_write_and_rename_leaves_old_file(folder: Path) ->
 LOOPING_WRITER = """
     import os
     from datetime import UTC, datetime, timedelta
-    from linkkeeper.ledger import Ledger
-    from linkkeeper.models import CheckResult, Reading, Verdict
+    from linkkeeper.ledger.store import Ledger
+    from linkkeeper.core.models import CheckResult, Reading, Verdict
 
     r = Reading(id="looping", title="Loop", url="https://example.org/loop")
     t0 = datetime(2026, 11, 26, tzinfo=UTC)

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from linkkeeper import _jsonfile
-from linkkeeper.ledger import Ledger
-from linkkeeper.models import CheckResult, Reading, Verdict
+from linkkeeper.core.models import CheckResult, Reading, Verdict
+from linkkeeper.ledger import jsonfile as _jsonfile
+from linkkeeper.ledger.store import Ledger
 
 
 def reference(data: Any) -> bytes:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from linkkeeper._atomic import atomic_write_many
-from linkkeeper.health import HealthState, format_day, format_time
-from linkkeeper.ledger import Check, Ledger, LedgerError, Record
-from linkkeeper.models import CheckResult, Health, Reading, Verdict
+from linkkeeper.core.atomic import atomic_write_many
+from linkkeeper.core.models import CheckResult, Health, Reading, Verdict
+from linkkeeper.ledger.health import HealthState, format_day, format_time
+from linkkeeper.ledger.store import Check, Ledger, LedgerError, Record
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 READING = Reading(id="attention", title="Attention", url="https://example.org/attention")

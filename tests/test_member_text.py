@@ -8,10 +8,10 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from linkkeeper.cli import cli
-from linkkeeper.curriculum import load
-from linkkeeper.ledger import Ledger
-from linkkeeper.models import CheckResult, Verdict
-from linkkeeper.publish import build
+from linkkeeper.core.models import CheckResult, Verdict
+from linkkeeper.curriculum.readings import load
+from linkkeeper.ledger.store import Ledger
+from linkkeeper.outputs.pages import build
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 READINGS = """\

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from linkkeeper.cli import cli
-from linkkeeper.ledger import Ledger
-from linkkeeper.mentions import ZWSP, neutralize, neutralize_url
-from linkkeeper.models import Reading
+from linkkeeper.core.models import Reading
+from linkkeeper.ledger.store import Ledger
+from linkkeeper.outputs.mentions import ZWSP, neutralize, neutralize_url
 
 # a mention Discord would act on: not already broken by a zero-width space
 LIVE_MENTION = re.compile(r"@(everyone|here)\b|<@[!&]?\d+>", re.IGNORECASE)

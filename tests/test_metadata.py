@@ -1,7 +1,7 @@
 """Reading metadata from what the check fetched, per source, against the sandbox web.
 
 Real sockets on loopback: the site families judge the sandbox's pages through a real Fetcher,
-then :mod:`linkkeeper.metadata` reads the same responses (no second request for a page).
+then :mod:`linkkeeper.check.metadata` reads the same responses (no second request for a page).
 """
 
 from __future__ import annotations
@@ -18,17 +18,17 @@ from typing import Any, TypeVar
 import pytest
 from click.testing import CliRunner
 
-from linkkeeper import metadata
-from linkkeeper.check import CheckRun, run_checks
+from linkkeeper.check import metadata
+from linkkeeper.check.engine import CheckRun, run_checks
 from linkkeeper.cli import cli
-from linkkeeper.config import HostOverride
-from linkkeeper.fetcher import Fetcher, FetchSettings
-from linkkeeper.ledger import Ledger, PendingWrite, Record
-from linkkeeper.models import FetchResult, Reading, Verdict
-from linkkeeper.remap import Remapper
+from linkkeeper.core.config import HostOverride
+from linkkeeper.core.models import FetchResult, Reading, Verdict
+from linkkeeper.judges.sites import Judgement, arxiv, site_for
+from linkkeeper.ledger.store import Ledger, PendingWrite, Record
 from linkkeeper.sandbox import Sandbox
 from linkkeeper.sandbox.web import WEB_STATE
-from linkkeeper.sites import Judgement, arxiv, site_for
+from linkkeeper.web.fetcher import Fetcher, FetchSettings
+from linkkeeper.web.remap import Remapper
 
 T = TypeVar("T")
 NOW = datetime(2026, 3, 3, 4, 0, tzinfo=UTC)

@@ -19,13 +19,13 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from linkkeeper.check import CANARY_URL, EXIT_INCONCLUSIVE, CheckRun, exit_code, run_checks
-from linkkeeper.fetcher import Fetcher, FetchSettings
-from linkkeeper.ledger import Ledger
-from linkkeeper.models import Health, Reading, Verdict
-from linkkeeper.remap import Remapper
-from linkkeeper.report import Outcome, render
+from linkkeeper.check.engine import CANARY_URL, EXIT_INCONCLUSIVE, CheckRun, exit_code, run_checks
+from linkkeeper.check.report import Outcome, render
+from linkkeeper.core.models import Health, Reading, Verdict
+from linkkeeper.ledger.store import Ledger
 from linkkeeper.sandbox import Sandbox, VirtualHost
+from linkkeeper.web.fetcher import Fetcher, FetchSettings
+from linkkeeper.web.remap import Remapper
 
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
 PROSE = " ".join(f"Sentence {i} about attention and reading lists." for i in range(60))

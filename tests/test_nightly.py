@@ -10,14 +10,14 @@ import pytest
 from click.testing import CliRunner, Result
 
 from linkkeeper import nightly
-from linkkeeper.check import CheckOptions
+from linkkeeper.archive.iakeys import Keys
+from linkkeeper.check.engine import CheckOptions
 from linkkeeper.cli import cli
-from linkkeeper.config import HostOverride
-from linkkeeper.curriculum import load
-from linkkeeper.iakeys import Keys
+from linkkeeper.core.config import HostOverride
+from linkkeeper.curriculum.readings import load
+from linkkeeper.outputs.summary import commit_message
 from linkkeeper.sandbox import Sandbox
 from linkkeeper.sandbox.github import HOST, REPO, TOKEN, GitHubAPI
-from linkkeeper.summary import commit_message
 
 CURRICULUM = """\
 title: Nightly test list

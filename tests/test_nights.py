@@ -9,12 +9,12 @@ from pathlib import Path
 from bs4 import BeautifulSoup
 from click.testing import CliRunner
 
+from linkkeeper.check.report import Outcome, Row
 from linkkeeper.cli import cli
-from linkkeeper.ledger import Check, Ledger
-from linkkeeper.models import CheckResult, Health, Reading, Verdict
-from linkkeeper.nights import LIMIT, _cell, blocks, recent_nights, summary, svg
-from linkkeeper.report import Outcome, Row
-from linkkeeper.summary import issue_body
+from linkkeeper.core.models import CheckResult, Health, Reading, Verdict
+from linkkeeper.ledger.store import Check, Ledger
+from linkkeeper.outputs.nights import LIMIT, _cell, blocks, recent_nights, summary, svg
+from linkkeeper.outputs.summary import issue_body
 
 DAY = datetime(2026, 3, 1, 3, 17, tzinfo=UTC)
 

@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from linkkeeper.cli import cli
-from linkkeeper.fetcher import Fetcher, FetchSettings
-from linkkeeper.remap import Remapper
 from linkkeeper.sandbox import Sandbox
+from linkkeeper.web.fetcher import Fetcher, FetchSettings
+from linkkeeper.web.remap import Remapper
 
 
 def fast(**changes: object) -> FetchSettings:

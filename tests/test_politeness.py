@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from linkkeeper.politeness import HostPolicy, HostScheduler, run_bounded
+from linkkeeper.web.politeness import HostPolicy, HostScheduler, run_bounded
 
 
 class Gauge:

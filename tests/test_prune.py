@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from linkkeeper.cli import cli
-from linkkeeper.ledger import Ledger
-from linkkeeper.models import Reading
+from linkkeeper.core.models import Reading
+from linkkeeper.ledger.store import Ledger
 
 BOTH = """\
 weeks:

@@ -18,11 +18,11 @@ from bs4 import BeautifulSoup, Tag
 from click.testing import CliRunner, Result
 
 from linkkeeper.cli import cli
-from linkkeeper.curriculum import load
-from linkkeeper.ledger import Ledger
-from linkkeeper.links import choose
-from linkkeeper.models import Health, Reading
-from linkkeeper.publish import DISCORD_LIMIT, split_messages
+from linkkeeper.core.models import Health, Reading
+from linkkeeper.curriculum.readings import load
+from linkkeeper.ledger.links import choose
+from linkkeeper.ledger.store import Ledger
+from linkkeeper.outputs.pages import DISCORD_LIMIT, split_messages
 
 CURRICULUM = """\
 title: Test circle

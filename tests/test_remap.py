@@ -8,8 +8,8 @@ import httpx
 import pytest
 from aiohttp import web
 
-from linkkeeper.remap import RemapError, Remapper, RemapTransport
 from linkkeeper.sandbox import Sandbox, VirtualHost
+from linkkeeper.web.remap import RemapError, Remapper, RemapTransport
 
 
 def test_first_matching_rule_wins() -> None:

@@ -9,8 +9,7 @@ from importlib import resources
 import jsonschema
 import pytest
 
-from linkkeeper.models import CheckResult, Health, Reading, Verdict
-from linkkeeper.report import (
+from linkkeeper.check.report import (
     Action,
     Outcome,
     Row,
@@ -22,6 +21,7 @@ from linkkeeper.report import (
     render_markdown,
     render_text,
 )
+from linkkeeper.core.models import CheckResult, Health, Reading, Verdict
 
 AT = datetime(2026, 3, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -10,16 +10,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from linkkeeper.check import CheckRun, run_checks
-from linkkeeper.fetcher import Fetcher
-from linkkeeper.freshness import FRESHNESS_NAME
-from linkkeeper.ledger import Ledger
-from linkkeeper.models import Reading, Verdict
-from linkkeeper.remap import Remapper
-from linkkeeper.report import Outcome
+from linkkeeper.check.engine import CheckRun, run_checks
+from linkkeeper.check.report import Outcome
+from linkkeeper.core.models import Reading, Verdict
+from linkkeeper.ledger.freshness import FRESHNESS_NAME
+from linkkeeper.ledger.store import Ledger
 from linkkeeper.sandbox import Sandbox
 from linkkeeper.sandbox.sites import trouble
 from linkkeeper.sandbox.web import WEB_STATE
+from linkkeeper.web.fetcher import Fetcher
+from linkkeeper.web.remap import Remapper
 from tests.test_sites import TABLE, settings
 
 NIGHT = datetime(2026, 3, 2, 3, 17, tzinfo=UTC)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from linkkeeper.curriculum import KINDS, CurriculumError, load, schema
+from linkkeeper.curriculum.readings import KINDS, CurriculumError, load, schema
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "linkkeeper" / "readings.schema.json"

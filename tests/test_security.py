@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from linkkeeper.curriculum import CurriculumError, loads
-from linkkeeper.github import GitHubError, update_rolling_issue
-from linkkeeper.wayback import WaybackClient, WaybackError, make_client
+from linkkeeper.archive.wayback import WaybackClient, WaybackError, make_client
+from linkkeeper.curriculum.readings import CurriculumError, loads
+from linkkeeper.outputs.github import GitHubError, update_rolling_issue
 
 MEMORY_LIMIT = 1024 * 1024 * 1024  # address space for a subprocess that must stay small
 
@@ -599,8 +599,8 @@ def test_terminal_escapes_are_neither_stored_nor_printed(
 
 @pytest.mark.asyncio
 async def test_a_discord_webhook_answer_is_capped_too() -> None:
-    from linkkeeper.discord import ClientSettings, DiscordError, Webhook, WebhookClient
-    from linkkeeper.remap import Remapper
+    from linkkeeper.outputs.discord import ClientSettings, DiscordError, Webhook, WebhookClient
+    from linkkeeper.web.remap import Remapper
 
     with RawServer("127.0.0.1", endless) as hook:
         webhook = Webhook.parse("https://discord.com/api/webhooks/1234567890/tok-canary-77")
@@ -615,7 +615,7 @@ async def test_a_discord_webhook_answer_is_capped_too() -> None:
 
 # -- the shared escaping module ------------------------------------------------------------------
 def test_plain_removes_whole_escape_sequences_and_controls() -> None:
-    from linkkeeper import textsafe
+    from linkkeeper.core import textsafe
 
     text = "a\x1b[2Jb\x1bc\x1b]8;;https://evil.example\x07c\x1b]8;;\x1b\\d\x9b31me\u202eg\x00h\ni"
     assert textsafe.plain(text) == "abcdegh i"
@@ -624,7 +624,7 @@ def test_plain_removes_whole_escape_sequences_and_controls() -> None:
 
 
 def test_md_text_is_inert_on_github() -> None:
-    from linkkeeper import textsafe
+    from linkkeeper.core import textsafe
 
     md = textsafe.md_text("[a](https://e.example) ![i](x) <b>&</b> @octocat #12 a|b `c` *d*")
     assert md == (
@@ -635,7 +635,7 @@ def test_md_text_is_inert_on_github() -> None:
 
 
 def test_error_words_are_put_back_in_the_real_url_space() -> None:
-    from linkkeeper.remap import in_original_space
+    from linkkeeper.web.remap import in_original_space
 
     text = in_original_space(
         "Cannot connect to host 127.0.0.1:4455 ssl:default [Connect call failed "
@@ -684,7 +684,7 @@ def test_an_over_long_github_answer_is_an_error_not_a_memory_blowup(handler: Han
 
 @pytest.mark.asyncio
 async def test_a_redirect_to_an_invalid_idn_host_is_a_failed_request_not_a_traceback() -> None:
-    from linkkeeper.fetcher import Fetcher, FetchSettings
+    from linkkeeper.web.fetcher import Fetcher, FetchSettings
 
     with RawServer("127.0.0.1", redirect_to("http://xn--zz.example/")) as server:
         async with make_client(allow_private=True) as client:

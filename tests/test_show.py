@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from linkkeeper.cli import cli
-from linkkeeper.curriculum import load
+from linkkeeper.curriculum.readings import load
 from linkkeeper.sandbox import Sandbox
 from linkkeeper.sandbox.web import reset_web_state
 
@@ -158,8 +158,8 @@ def test_show_unknown_id_suggests(runs: Runs) -> None:
 
 
 def test_show_an_orphaned_record(runs: Runs) -> None:
-    from linkkeeper.ledger import Ledger, Record
-    from linkkeeper.models import Reading
+    from linkkeeper.core.models import Reading
+    from linkkeeper.ledger.store import Ledger, Record
 
     with Ledger(runs.project / "snapshots") as ledger:
         record = Record.new(Reading("dropped-reading", "Gone from the list", "https://x.example/a"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from linkkeeper.ledger import Ledger
+from linkkeeper.ledger.store import Ledger
 from linkkeeper.sandbox import Sandbox
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,16 +10,16 @@ from collections.abc import Iterator
 import pytest
 from aiohttp import web
 
-from linkkeeper.fetcher import Fetcher, FetchSettings
-from linkkeeper.models import FetchResult, Reading, Verdict
-from linkkeeper.remap import Remapper
+from linkkeeper.core.models import FetchResult, Reading, Verdict
+from linkkeeper.judges.sites import Judgement, site_for
+from linkkeeper.judges.sites.arxiv import arxiv_canonical
+from linkkeeper.judges.sites.generic import canonical, challenge_marker, failure, permanent_target
+from linkkeeper.judges.sites.medium import tds_twin
+from linkkeeper.judges.sites.nature import without_handshake
+from linkkeeper.judges.sites.youtube import oembed_url, video_id
 from linkkeeper.sandbox import Sandbox, VirtualHost
-from linkkeeper.sites import Judgement, site_for
-from linkkeeper.sites.arxiv import arxiv_canonical
-from linkkeeper.sites.generic import canonical, challenge_marker, failure, permanent_target
-from linkkeeper.sites.medium import tds_twin
-from linkkeeper.sites.nature import without_handshake
-from linkkeeper.sites.youtube import oembed_url, video_id
+from linkkeeper.web.fetcher import Fetcher, FetchSettings
+from linkkeeper.web.remap import Remapper
 
 
 def result(status: int | None, body: bytes = b"", **kw: object) -> FetchResult:

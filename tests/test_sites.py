@@ -13,13 +13,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from linkkeeper.fetcher import Fetcher, FetchSettings
-from linkkeeper.models import Reading, Verdict
-from linkkeeper.remap import Remapper
+from linkkeeper.core.models import Reading, Verdict
+from linkkeeper.judges.sites import SITES, Judgement, site_for
 from linkkeeper.sandbox import Sandbox
 from linkkeeper.sandbox.sites import trouble
 from linkkeeper.sandbox.web import WEB_STATE, reset_web_state
-from linkkeeper.sites import SITES, Judgement, site_for
+from linkkeeper.web.fetcher import Fetcher, FetchSettings
+from linkkeeper.web.remap import Remapper
 
 OK, MOVED, BROKEN = Verdict.OK, Verdict.MOVED, Verdict.BROKEN
 BLOCKED, TRANSIENT, SKIPPED = Verdict.BLOCKED, Verdict.TRANSIENT, Verdict.SKIPPED
@@ -359,7 +359,7 @@ def test_bot_walls_answering_5xx_are_blocked_at_once(judged: dict[str, Judgement
 def test_no_suggestion_is_ever_a_home_search_or_sign_in_page(
     judged: dict[str, Judgement],
 ) -> None:
-    from linkkeeper.soft404 import is_generic_url
+    from linkkeeper.judges.soft404 import is_generic_url
 
     offered = [(url, got.suggestion) for url, got in judged.items() if got.suggestion]
     assert offered and not [pair for pair in offered if is_generic_url(pair[1])]

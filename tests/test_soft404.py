@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from linkkeeper import soft404
-from linkkeeper.models import FetchResult
-from linkkeeper.sites import generic
+from linkkeeper.core.models import FetchResult
+from linkkeeper.judges import soft404
+from linkkeeper.judges.sites import generic
 
 ARTICLE_WORDS = " ".join(f"word{i}" for i in range(600))
 

@@ -16,11 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from linkkeeper.iakeys import KEYS_PAGE, Keys
-from linkkeeper.remap import Remapper
-from linkkeeper.sandbox import Sandbox, start_wayback
-from linkkeeper.sandbox.wayback import ManualClock, WaybackMachine
-from linkkeeper.wayback import (
+from linkkeeper.archive.iakeys import KEYS_PAGE, Keys
+from linkkeeper.archive.wayback import (
     STATUS_EXT,
     ErrorClass,
     NeedKeys,
@@ -33,6 +30,9 @@ from linkkeeper.wayback import (
     make_client,
     parse_cdx_json,
 )
+from linkkeeper.sandbox import Sandbox, start_wayback
+from linkkeeper.sandbox.wayback import ManualClock, WaybackMachine
+from linkkeeper.web.remap import Remapper
 
 ACCESS, SECRET = "AKtestACCESS7731", "SKtopSECRET9904"  # distinctive, to grep for leaks
 KEYS = Keys(ACCESS, SECRET)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from linkkeeper.ledger import Ledger, Record
-from linkkeeper.models import Reading
-from linkkeeper.writebehind import MAX_BATCH, MAX_QUEUED, WriteBehind
+from linkkeeper.core.models import Reading
+from linkkeeper.ledger.store import Ledger, Record
+from linkkeeper.ledger.writebehind import MAX_BATCH, MAX_QUEUED, WriteBehind
 
 MANY = MAX_QUEUED + 100
 

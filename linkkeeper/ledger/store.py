@@ -1,0 +1,934 @@
+"""The ledger: one machine-written JSON record per reading in ``snapshots/<id>.json``.
+
+The check, archive and metadata stages fill it; ``readings.yaml`` stays the hand-written source.
+Files are small, sorted and stable so a nightly commit shows only real changes: a check that
+repeats the previous outcome is not appended (failures always are: they count towards dead),
+nothing in a record grows with every identical night, and an unchanged record is never
+rewritten. When a success was last confirmed lives in the git-ignored freshness cache
+(:mod:`linkkeeper.ledger.freshness`). Writes are atomic and a lock keeps two runs from interleaving.
+A hand-mangled file is reported (file, line, fix) and never overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from linkkeeper.core import (
+    CheckResult,
+    Reading,
+    Verdict,
+    atomic_write_many,
+    atomic_write_text,
+    fsync_dir,
+    member,
+)
+from linkkeeper.ledger import journal as _journal
+from linkkeeper.ledger import jsonfile as _jsonfile
+from linkkeeper.ledger.freshness import FreshnessCache
+from linkkeeper.ledger.health import (
+    FAILURE,
+    SUCCESS,
+    UNKNOWN,
+    HealthPolicy,
+    HealthState,
+    assess,
+    format_time,
+    parse_time,
+)
+
+DEFAULT_MAX_CHECKS = 30
+LOCK_NAME = ".lock"
+OWNER_NAME = ".lock.owner"  # pid/host/start of the lock holder, for the "locked" message
+RECORD_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,199}")
+STRAY_TEMP_GLOB = ".*.json.*.tmp"  # what an interrupted _atomic write leaves behind
+# What makes two checks the same outcome: the reason's wording and the time do not count.
+OUTCOME_KEYS = ("verdict", "url", "http_status", "final_url", "suggestion")
+NEW_FILE_MODE = 0o644
+FIX_CORRUPT = (
+    "fix it by hand, restore it from git (`git log -p -- {path}` shows its good versions), or "
+    "delete it to start that reading's history again; linkkeeper will not overwrite it"
+)
+FIX_CONFLICT = (
+    "resolve the conflict (keep one side between the `<<<<<<<` and `>>>>>>>` lines, or take "
+    "one whole version with `git checkout --theirs -- {path}` or `--ours`), or delete it to "
+    "start that reading's history again; linkkeeper will not overwrite it"
+)
+CONFLICT_MARKER = re.compile(rb"^(<<<<<<<|\|\|\|\|\|\|\||=======|>>>>>>>)(?: |$)", re.MULTILINE)
+MAX_DEPTH = 64  # records nest 5 levels; deeper is damage (and would exhaust the encoder)
+# Sections other stages own: the JSON type each must have, and of the keys inside them that
+# the stages read without looking (a wrong type there would be replaced, or crash them).
+SECTION_SHAPES: dict[str, dict[str, tuple[type, ...]]] = {
+    "captures": {
+        "ours": (list,),
+        "assigned": (dict, type(None)),
+        "latest": (dict, type(None)),
+        "checked_at": (str, type(None)),
+        "url": (str, type(None)),
+    },
+    "archive": {
+        "state": (str, type(None)),
+        "attempts": (int,),
+        "reason": (str,),
+        "job_id": (str, type(None)),
+        "submitted_at": (str, type(None)),
+        "next_try_after": (str, type(None)),
+    },
+    "metadata": {"url": (str, type(None)), "fetched_at": (str, type(None))},
+    "drift": {
+        "baseline": (dict, type(None)),
+        "latest": (dict, type(None)),
+        "capture": (dict, type(None)),
+        "url": (str, type(None)),
+        "checked_at": (str, type(None)),
+    },
+}
+SECTION_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", int: "a number",
+                      type(None): "null"}  # fmt: skip
+
+
+_SYNCED = ("url", "title", "orphaned", "health")  # all that Ledger.sync may change
+_MISSING = object()
+
+
+class LedgerError(Exception):
+    """The ledger cannot be used as is; the message names the file and what to do."""
+
+
+class DamagedRecord(LedgerError):
+    """A record file that cannot be used as it is on disk (not JSON, a merge conflict, a
+    section of the wrong type ...). Commands name it, leave it byte for byte as it is and
+    carry on with the other readings; ``problem`` says what is wrong, the message also where
+    and what to do."""
+
+    def __init__(self, path: Path, reading_id: str, problem: str, line: int | str | None = None,
+                 fix: str = FIX_CORRUPT) -> None:  # fmt: skip
+        self.path, self.reading_id, self.problem, self.line = path, reading_id, problem, line
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {problem}; {fix.format(path=path)}")
+
+
+class LedgerLocked(LedgerError):
+    """Another run holds ``snapshots/.lock``."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One entry of a record's ``checks`` list (the URL is kept so a changed URL starts over)."""
+
+    at: datetime
+    verdict: Verdict
+    reason: str = ""
+    url: str | None = None
+    http_status: int | None = None
+    final_url: str | None = None
+    suggestion: str | None = None
+
+    @classmethod
+    def from_result(cls, result: CheckResult, at: datetime) -> Check:
+        return cls(
+            at=at,
+            verdict=member(Verdict, result.verdict),
+            reason=result.reason,
+            url=result.url,
+            http_status=result.http_status,
+            final_url=result.final_url,
+            suggestion=result.suggestion,
+        )
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Check:
+        """Parse one entry; ``ValueError`` says what is wrong with it."""
+        if not isinstance(data, dict):
+            raise ValueError(f"expected an object, got {type(data).__name__}")
+        if "at" not in data or "verdict" not in data:
+            raise ValueError("needs both 'at' and 'verdict'")
+        try:
+            verdict = member(Verdict, data["verdict"])
+        except ValueError:
+            allowed = ", ".join(v.value for v in Verdict)
+            raise ValueError(f"verdict {data['verdict']!r} is not one of {allowed}") from None
+        at = parse_time(data["at"])
+        if at is None:
+            raise ValueError("'at' is null")
+        status = data.get("http_status")
+        if status is not None and (not isinstance(status, int) or isinstance(status, bool)):
+            raise ValueError(f"http_status {status!r} is not a number")
+        # Every entry of a history is parsed a few times a run: fill the fields directly, at
+        # half the cost of the frozen dataclass's __init__ (one object.__setattr__ per field).
+        check = object.__new__(cls)
+        check.__dict__.update(
+            at=at,
+            verdict=verdict,
+            reason=str(data.get("reason") or ""),
+            url=data.get("url"),
+            http_status=status,
+            final_url=data.get("final_url"),
+            suggestion=data.get("suggestion"),
+        )
+        return check
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "at": format_time(self.at),
+            "verdict": self.verdict.value,
+            "reason": self.reason,
+            "url": self.url,
+            "http_status": self.http_status,
+            "final_url": self.final_url,
+            "suggestion": self.suggestion,
+        }
+
+
+@dataclass
+class Record:
+    """One reading's record. ``data`` is the whole JSON object, so sections written by other
+    stages (``captures``, ``archive``, ``metadata``, ``drift`` ...) survive untouched; the
+    properties are typed views of the sections this module owns."""
+
+    data: dict[str, Any]
+    # When a success of the current URL was last seen (the freshness cache), if known; not
+    # part of the file.
+    confirmed_at: datetime | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def new(cls, reading: Reading) -> Record:
+        return cls(
+            {
+                "id": reading.id,
+                "url": reading.url,
+                "title": reading.title,
+                "orphaned": False,
+                "checks": [],
+                "health": UNKNOWN.to_dict(),
+            }
+        )
+
+    @property
+    def id(self) -> str:
+        return str(self.data["id"])
+
+    @property
+    def url(self) -> str | None:
+        return self.data.get("url")
+
+    @property
+    def title(self) -> str | None:
+        return self.data.get("title")
+
+    @property
+    def orphaned(self) -> bool:
+        return bool(self.data.get("orphaned", False))
+
+    @orphaned.setter
+    def orphaned(self, value: bool) -> None:
+        self.data["orphaned"] = value
+
+    @property
+    def checks(self) -> list[Check]:
+        """All kept checks, oldest first."""
+        return [Check.from_dict(entry) for entry in self.data.get("checks", [])]
+
+    @property
+    def current_checks(self) -> list[Check]:
+        """Checks of the record's current URL: health starts over when the URL is edited."""
+        return [c for c in self.checks if c.url is None or c.url == self.url]
+
+    @property
+    def health(self) -> HealthState:
+        """The stored state, with ``last_checked`` filled in from the history and the cache."""
+        raw = self.data.get("health")
+        state = HealthState.from_dict(raw) if raw else UNKNOWN
+        seen = [c.at for c in self.current_checks if c.verdict != Verdict.SKIPPED]
+        if self.confirmed_at is not None and seen:
+            seen.append(self.confirmed_at)
+        return replace(state, last_checked=max(seen, default=None))
+
+    @health.setter
+    def health(self, state: HealthState) -> None:
+        self.data["health"] = state.to_dict()
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A section other stages own (``archive``, ``metadata`` ...), created empty if absent."""
+        if name in {"id", "url", "title", "orphaned", "checks", "health"}:
+            raise ValueError(f"{name!r} is managed by the ledger itself")
+        value = self.data.setdefault(name, {})
+        if not isinstance(value, dict):
+            raise ValueError(f"section {name!r} of record {self.id!r} is not an object")
+        return value
+
+    def add(self, check: Check, keep: int = DEFAULT_MAX_CHECKS) -> bool:
+        """Append a check if it carries information (kept in time order, only the newest
+        ``keep``); True when appended.
+
+        Every failing check (broken, transient) is appended with its time: health counts them
+        towards dead. Any other check that repeats the latest entry's outcome (same verdict,
+        URL, status, final URL and suggestion; a skip also the same reason) is dropped, so a
+        night where nothing changed leaves the record byte for byte as it was."""
+        entries: list[dict[str, Any]] = self.data.setdefault("checks", [])
+        new = check.to_dict()
+        if check.verdict not in FAILURE and entries and _repeats(entries[-1], new):
+            return False
+        entries.append(new)
+        if len(entries) > 1 and check.at < Check.from_dict(entries[-2]).at:
+            entries.sort(key=lambda entry: Check.from_dict(entry).at)
+        del entries[:-keep]
+        return True
+
+    def to_json(self) -> str:
+        """The file text: sorted keys, indent 2, UTF-8 as is, trailing newline."""
+        return _jsonfile.encode(self.data).decode("utf-8")
+
+
+def _repeats(last: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether ``new`` says nothing ``last`` did not (skips compare their reason too)."""
+    keys = (*OUTCOME_KEYS, "reason") if new["verdict"] == Verdict.SKIPPED.value else OUTCOME_KEYS
+    try:
+        if parse_time(last.get("at")) > parse_time(new["at"]):  # type: ignore[operator]
+            return False  # an older check arriving late: keep it, it is sorted in
+    except (TypeError, ValueError):
+        return False
+    return all(last.get(key) == new[key] for key in keys)
+
+
+def damage_report(damaged: Mapping[str, DamagedRecord], *, what: str = "") -> list[str]:
+    """The lines a command prints (to stderr) about damaged records it left alone: one per
+    file (where, what is wrong, what to do), then one summing up. ``what``: how the command
+    carried on, e.g. "the other readings were checked"."""
+    if not damaged:
+        return []
+    ids = sorted(damaged)
+    count = f"{len(ids)} ledger record{'s' * (len(ids) != 1)}"
+    tail = f"; {what}" if what else ""
+    return [
+        *(f"Error: {damaged[i]}" for i in ids),
+        f"{count} could not be used and {'were' if len(ids) != 1 else 'was'} left byte for "
+        f"byte as {'they were' if len(ids) != 1 else 'it was'} ({', '.join(ids)}){tail}.",
+    ]
+
+
+@dataclass
+class SyncResult:
+    """What :meth:`Ledger.sync` changed."""
+
+    orphaned: list[str] = field(default_factory=list)  # newly marked: gone from the curriculum
+    returned: list[str] = field(default_factory=list)  # back in the curriculum, un-marked
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ledger:
+    """The ``snapshots/`` folder. Reading needs no lock; anything that writes needs :meth:`open`
+    (or ``with Ledger(path) as ledger:``), which takes ``snapshots/.lock`` without waiting."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        policy: HealthPolicy | None = None,
+        max_checks: int = DEFAULT_MAX_CHECKS,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.path = Path(path)
+        self.policy = policy or HealthPolicy()
+        self.max_checks = max_checks
+        self.clock = clock  # only for results that carry no checked_at
+        self._lock: FileLock | None = None
+        self._freshness: FreshnessCache | None = None
+        # While the lock is held nobody else writes here: each record's text and data as last
+        # read or written (keyed by its stat), so a run reads and validates each file once
+        # and an unchanged record is recognised without encoding it.
+        self._known: dict[str, _Known] = {}
+        self._files: dict[str, Path] = {}  # file_for, remembered
+        self._unsynced = 0  # renames since the folder's last fsync
+        self._sync_lock = threading.Lock()  # the check engine saves from worker threads
+        self._write_lock = threading.Lock()  # one journal append and its renames at a time
+        self._journal = _journal.Journal(self.path)
+        # Record files found unusable (by id): never written, reported by the commands.
+        self.damaged: dict[str, DamagedRecord] = {}
+
+    # -- locking --------------------------------------------------------------------------
+    @property
+    def lock_path(self) -> Path:
+        return self.path / LOCK_NAME
+
+    @property
+    def is_open(self) -> bool:
+        return self._lock is not None
+
+    def open(self) -> Ledger:
+        """Take the lock (or raise :class:`LedgerLocked`) and clear temp files of killed runs."""
+        if self._lock is not None:
+            return self
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.lock_path, blocking=False, thread_local=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise LedgerLocked(
+                f"another linkkeeper run holds {self.lock_path} ({self._holder()}); "
+                "wait for it or remove the lock if that process is gone"
+            ) from None
+        self._lock = lock
+        self._known.clear()
+        owner = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started_at": format_time(self.clock()),
+        }
+        atomic_write_text(self.path / OWNER_NAME, json.dumps(owner, sort_keys=True) + "\n")
+        # we hold the lock: nobody is writing. A run that died before its close left a journal
+        _journal.replay(self.path, self.file_for)
+        for stray in self.path.glob(STRAY_TEMP_GLOB):
+            stray.unlink(missing_ok=True)
+        return self
+
+    def close(self) -> None:
+        """Release the lock; safe to call twice."""
+        if self._lock is None:
+            return
+        try:
+            with self._write_lock:
+                self._journal.settle()  # every record written this run is durable
+            if self._freshness is not None:
+                self._freshness.save()
+            self._sync_dir()
+        finally:
+            (self.path / OWNER_NAME).unlink(missing_ok=True)
+            self._lock.release()
+            self._lock = None
+            self._known.clear()
+
+    def __enter__(self) -> Ledger:
+        return self.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _holder(self) -> str:
+        try:
+            owner = json.loads((self.path / OWNER_NAME).read_text(encoding="utf-8"))
+            return f"pid {owner['pid']} on {owner['host']}, started at {owner['started_at']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "holder unknown"
+
+    def _require_lock(self) -> None:
+        if self._lock is None:
+            raise RuntimeError("open the ledger first: `with Ledger(path) as ledger: ...`")
+
+    # -- the freshness cache --------------------------------------------------------------
+    @property
+    def freshness(self) -> FreshnessCache:
+        """When each success was last confirmed (machine-local, git-ignored); loaded once."""
+        if self._freshness is None:
+            self._freshness = FreshnessCache.load(self.path)
+        return self._freshness
+
+    # -- reading --------------------------------------------------------------------------
+    def file_for(self, reading_id: str) -> Path:
+        """The record file of a reading; refuses ids that are not plain slugs."""
+        path = self._files.get(reading_id) if type(reading_id) is str else None
+        if path is not None:
+            return path
+        if not isinstance(reading_id, str) or not RECORD_ID.fullmatch(reading_id):
+            raise LedgerError(
+                f"reading id {reading_id!r} cannot name a ledger file: ids are slugs of "
+                "a-z, 0-9 and '-' (fix the id in the curriculum)"
+            )
+        path = self._files[reading_id] = self.path / f"{reading_id}.json"
+        return path
+
+    def ids(self) -> list[str]:
+        """Ids of all record files, sorted (temp and lock files are not records)."""
+        if not self.path.is_dir():
+            return []
+        try:  # as path.glob("*.json"), without a Path per file
+            with os.scandir(self.path) as entries:
+                stems = [entry.name[:-5] for entry in entries if entry.name.endswith(".json")]
+        except PermissionError:
+            return []
+        return sorted(stem for stem in stems if RECORD_ID.fullmatch(stem))
+
+    def get(self, reading_id: str) -> Record | None:
+        """The stored record, ``None`` if there is none; :class:`DamagedRecord` if it is corrupt."""
+        return self._record(self._load(self.file_for(reading_id), reading_id), reading_id)
+
+    def find(self, reading_id: str) -> Record | None:
+        """:meth:`get` for readers that carry on past damage: a damaged record reads as
+        ``None`` and is remembered in :attr:`damaged` for the command to report."""
+        try:
+            return self.get(reading_id)
+        except DamagedRecord:
+            return None
+
+    def scan(self, ids: Iterable[str] | None = None) -> dict[str, DamagedRecord]:
+        """Validate these records (default: all) and return the damaged ones among them; a
+        writer leaves those readings out of its run. Under the lock this is the read the run
+        would do anyway: each file is validated once a run."""
+        wanted = self.ids() if ids is None else list(ids)
+        for reading_id in wanted:
+            path = self.file_for(reading_id)
+            with contextlib.suppress(DamagedRecord):  # validated once a run, never decoded
+                self._load(path, reading_id)  # into a record here: only damage counts
+        return {i: self.damaged[i] for i in wanted if i in self.damaged}
+
+    def _record(self, found: Found | None, reading_id: str) -> Record | None:
+        if found is None:
+            return None
+        raw, record = found
+        if record is None:  # validated when it was first read or written this run
+            record = Record(_jsonfile.decode(raw))
+        record.confirmed_at = self.freshness.confirmed(reading_id, record.url)
+        return record
+
+    def _load(self, path: Path, reading_id: str) -> Found | None:
+        """The file's bytes, and its record when it was read (and validated) just now.
+
+        While the lock is held, a file this run already validated or wrote (same inode, size,
+        mtime and mode) comes back without a record: a run validates each file once."""
+        read = _read(path)  # the stat of what was read comes with it
+        if read is None:
+            self._known.pop(reading_id, None)
+            self.damaged.pop(reading_id, None)
+            return None
+        raw, stat = read
+        known = self._known.get(reading_id) if self._lock is not None else None
+        if known is not None and _stat_key(stat) == known.key:
+            return raw, None  # the very file this run validated or wrote: no second check
+        try:
+            record = _parse(path, raw, reading_id)
+        except DamagedRecord as exc:
+            self.damaged[reading_id] = exc
+            raise
+        self.damaged.pop(reading_id, None)
+        if self._lock is not None:  # only valid files are remembered
+            self._known[reading_id] = _Known(_stat_key(stat), stat.st_mode & 0o777)
+        return raw, record
+
+    def records(self) -> Iterator[Record]:
+        """Every usable record, in id order; damaged ones are left out (see :attr:`damaged`)."""
+        for reading_id in self.ids():
+            record = self.find(reading_id)
+            if record is not None:
+                yield record
+
+    def record_for(self, reading: Reading) -> Record:
+        """The reading's record (new if none), refreshed from the curriculum; not saved yet."""
+        record = self.get(reading.id) or Record.new(reading)
+        self._refresh(record, reading)
+        return record
+
+    # -- writing --------------------------------------------------------------------------
+    def save(self, record: Record) -> bool:
+        """Write the record atomically; returns False (file untouched) when nothing changed.
+
+        Refuses to replace a file that is corrupt on disk, so hand edits are never lost.
+
+        Each write is journaled (durable) before the atomic rename, so a crash never leaves
+        half a record, and a machine that dies before the ledger closes has its records
+        repaired from the journal by the next run (see :mod:`linkkeeper.ledger.journal`): one fsync
+        per batch of records instead of one per record."""
+        write = self.stage(record)
+        if write is None:
+            return False
+        write()
+        return True
+
+    def stage(self, record: Record) -> PendingWrite | None:
+        """:meth:`save` in two steps: everything but the disk (validate, encode, compare) now,
+        the write later: call the returned :class:`PendingWrite`, or pass a batch of them to
+        :meth:`write_all` (``None``: unchanged, nothing to write). Write it before staging
+        the same record again."""
+        self._require_lock()
+        path = self.file_for(record.id)
+        return self._stage(record, path, self._load(path, record.id))  # LedgerError if corrupt
+
+    def _stage(
+        self, record: Record, path: Path, found: Found | None, *, built: bool = False
+    ) -> PendingWrite | None:
+        """``built``: ``checks`` all parse and ``health`` was just assessed from them, so
+        validating those two again is skipped."""
+        try:
+            data = _jsonfile.encode(record.data)
+        except (TypeError, ValueError):
+            _validate(record.data, path, None, record.id)  # a refused record says why first
+            raise
+        if found is not None and (found[0] == data or _jsonfile.decode(found[0]) == record.data):
+            return None  # the same bytes, or the same data formatted by hand: leave it be
+        _validate(record.data, path, None, record.id, built=built)
+        known = self._known.get(record.id)
+        mode = known.mode if found is not None and known is not None else NEW_FILE_MODE
+        previous = _journal.digest(found[0]) if found is not None else None
+        return PendingWrite(self, path, record.id, data, mode, previous)
+
+    def write_all(self, writes: Iterable[PendingWrite]) -> None:
+        """Write staged records as one group commit: the batch is appended to the ledger's
+        journal (one write, one fsync: durable from here on, see :mod:`linkkeeper.ledger.journal`),
+        then each file is replaced atomically (temp file, rename) without a sync of its own;
+        the journal's close makes them durable with one ``syncfs``. Pure I/O with little
+        Python in between, so an event loop can run it in a thread."""
+        batch = list(writes)
+        if not batch:
+            return
+        frames = [_journal.frame(w.reading_id, w.data, w.previous) for w in batch]
+        with self._write_lock:
+            self._journal.append(frames)
+            stats = atomic_write_many([(w.path, w.data, w.mode) for w in batch], durable=False)
+        for write, stat in zip(batch, stats, strict=True):
+            self._known[write.reading_id] = _Known(_stat_key(stat), write.mode)
+        with self._sync_lock:
+            self._unsynced += len(batch)
+
+    def _sync_dir(self) -> None:
+        with self._sync_lock:
+            if not self._unsynced:
+                return
+            self._unsynced = 0
+            fsync_dir(self.path)
+
+    def add_check(
+        self, reading: Reading, result: CheckResult, policy: HealthPolicy | None = None
+    ) -> Record:
+        """Fold one check into the reading's record, recompute health and save right away
+        (so a crash keeps every check done so far). Sets ``result.health``."""
+        record, write = self.stage_check(reading, result, policy)
+        if write is not None:
+            write()
+        return record
+
+    def stage_check(
+        self,
+        reading: Reading,
+        result: CheckResult,
+        policy: HealthPolicy | None = None,
+        *,
+        fold: Callable[[Record], object] | None = None,
+    ) -> tuple[Record, PendingWrite | None]:
+        """:meth:`add_check` with the disk write returned as a call (see :meth:`stage`).
+        ``fold`` updates other stages' sections (metadata, drift) in the same read and write."""
+        self._require_lock()
+        if result.id != reading.id:
+            raise ValueError(f"result for {result.id!r} given with reading {reading.id!r}")
+        path = self.file_for(reading.id)
+        found = self._load(path, reading.id)  # once: stat (and read) the file one time
+        record = self._record(found, reading.id) or Record.new(reading)
+        self._refresh(record, reading, health=False)  # assessed once, after the new check
+        if fold is not None:
+            fold(record)
+        at = result.checked_at or self.clock()
+        record.add(Check.from_result(result, at), self.max_checks)
+        state = assess(record.current_checks, policy or self.policy)  # every entry parsed
+        record.health = state
+        write = self._stage(record, path, found, built=True)
+        if result.verdict in SUCCESS or result.verdict == Verdict.BLOCKED:
+            # seen as recorded at ``at``: a repeat is not stored, so the cache keeps the date
+            # ("checked" on a blocked card is last night's, not the first wall's)
+            self.freshness.confirm(record.id, record.url, at)
+            record.confirmed_at = max(at, record.confirmed_at or at)
+        result.health = state.state  # what record.health.state would parse back
+        return record, write
+
+    def confirm_repeat(self, reading: Reading, result: CheckResult, record: Record) -> bool:
+        """Record a success that repeats ``record``'s last check exactly (same outcome, as the
+        check engine's carried-over pages do), for a record as it is on disk: nothing in the
+        file would change, so only the freshness cache learns of it and nothing is encoded or
+        compared. Sets ``result.health``. False (nothing done) when the record would change
+        after all (title, orphan mark, health): use :meth:`stage_check` then."""
+        self._require_lock()
+        if result.verdict not in SUCCESS or result.id != reading.id:
+            return False
+        data = record.data
+        if (data.get("url"), data.get("title"), data.get("orphaned")) != (
+            reading.url,
+            reading.title,
+            False,
+        ):
+            return False
+        entries = data.get("checks")
+        at = result.checked_at or self.clock()
+        new = Check.from_result(result, at).to_dict()
+        if not entries or not isinstance(entries[-1], dict) or not _repeats(entries[-1], new):
+            return False
+        state = assess(record.current_checks, self.policy)
+        if state.to_dict() != data.get("health"):
+            return False
+        self.freshness.confirm(record.id, record.url, at)
+        record.confirmed_at = max(at, record.confirmed_at or at)
+        result.health = state.state
+        return True
+
+    def sync(self, readings: Iterable[Reading]) -> SyncResult:
+        """Mark records whose reading left the curriculum as orphaned (and un-mark returning
+        ones); refresh titles and URLs. Never deletes. Damaged files are left as they are
+        (see :attr:`damaged`)."""
+        self._require_lock()
+        wanted = {reading.id: reading for reading in readings}
+        result = SyncResult()
+        for record, path, found in self._load_all():
+            was = record.orphaned
+            before = [record.data.get(key, _MISSING) for key in _SYNCED]
+            reading = wanted.get(record.id)
+            if reading is None:
+                record.orphaned = True
+            else:
+                self._refresh(record, reading)
+            if record.orphaned != was:
+                (result.orphaned if record.orphaned else result.returned).append(record.id)
+            if before == [record.data.get(key, _MISSING) for key in _SYNCED]:
+                continue  # the data as read: nothing to encode, compare or write
+            write = self._stage(record, path, found)  # as save(), without reading it again
+            if write is not None:
+                write()
+        return result
+
+    def prune_orphans(self) -> list[str]:
+        """Delete orphaned records (only ever on request); returns their ids."""
+        self._require_lock()
+        removed = []
+        for record, _, _ in self._load_all():
+            if record.orphaned:
+                self.file_for(record.id).unlink()
+                self._known.pop(record.id, None)
+                self._unsynced += 1
+                removed.append(record.id)
+        self._sync_dir()
+        return removed
+
+    def _refresh(self, record: Record, reading: Reading, *, health: bool = True) -> None:
+        if record.data.get("url") != reading.url:
+            record.confirmed_at = None  # it confirmed the old URL
+        record.data["url"] = reading.url
+        record.data["title"] = reading.title
+        record.orphaned = False
+        if health:
+            record.health = assess(record.current_checks, self.policy)
+
+    def _load_all(self) -> Iterator[tuple[Record, Path, Found]]:
+        """Every usable record with its file and what :meth:`_load` found (to stage it
+        unread), one at a time (10,000 parsed records at once held ~70 MB); damaged ones are
+        left out (see :attr:`damaged`)."""
+        for reading_id in self.ids():
+            path = self.file_for(reading_id)
+            try:
+                found = self._load(path, reading_id)
+            except DamagedRecord:
+                continue
+            record = self._record(found, reading_id)
+            if record is not None and found is not None:
+                yield record, path, found
+
+
+# -- file parsing -----------------------------------------------------------------------------
+# A file's bytes as read or written, with its record when it was parsed (and validated) just
+# now; None for a file this run knows unchanged (parse the bytes again: they are valid).
+Found = tuple[bytes, Record | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """A record file as this run last read or wrote it: its identity, not its bytes (those
+    are re-read from the page cache; 10,000 records kept in memory cost 30 MB)."""
+
+    key: tuple[int, int, int, int]  # inode, size, mtime, mode: changed if any differs
+    mode: int  # permission bits, kept when the file is replaced
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWrite:
+    """A record staged by :meth:`Ledger.stage`; calling it writes it."""
+
+    ledger: Ledger
+    path: Path
+    reading_id: str
+    data: bytes  # the whole file, UTF-8
+    mode: int
+    previous: str | None = None  # SHA-256 of the bytes it replaces (None: a new file)
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8")
+
+    def __call__(self) -> None:
+        self.ledger.write_all([self])
+
+
+def _stat_key(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_mode
+
+
+def _read(path: Path) -> tuple[bytes, os.stat_result] | None:
+    """The file's bytes and the stat of the very file read (no path lookup in between)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        stat = os.fstat(fd)
+        raw = os.read(fd, stat.st_size + 1)
+        if len(raw) != stat.st_size:  # not what fstat said (growing, short read): to the end
+            chunks = [raw]
+            while chunks[-1]:
+                chunks.append(os.read(fd, 1 << 16))
+            raw = b"".join(chunks)
+    finally:
+        os.close(fd)
+    return raw, stat
+
+
+def _parse(path: Path, raw: bytes, reading_id: str) -> Record:
+    """The record in a file's bytes; :class:`DamagedRecord` says what is wrong and where."""
+    if (marker := CONFLICT_MARKER.search(raw)) is not None:
+        line = raw.count(b"\n", 0, marker.start()) + 1
+        problem = "holds git merge conflict markers (a `git pull` or merge left both versions)"
+        raise DamagedRecord(path, reading_id, problem, line, FIX_CONFLICT)
+    try:
+        data = _jsonfile.decode(raw)
+    except UnicodeDecodeError as exc:
+        raise DamagedRecord(path, reading_id, f"byte {exc.start} is not UTF-8") from None
+    except json.JSONDecodeError as exc:
+        if not raw.strip():
+            raise DamagedRecord(path, reading_id, "is empty (not valid JSON)") from None
+        where = f"{exc.lineno}:{exc.colno}"
+        raise DamagedRecord(path, reading_id, f"not valid JSON ({exc.msg})", where) from None
+    except RecursionError:
+        raise DamagedRecord(path, reading_id, "is nested too deeply to be a record") from None
+    except ValueError as exc:  # an integer beyond Python's digit limit, NaN or Infinity
+        problem = f"holds a value no record has ({_short(exc)})"
+        raise DamagedRecord(path, reading_id, problem) from None
+    _validate(data, path, raw, reading_id)
+    return Record(data)
+
+
+def _short(exc: Exception) -> str:
+    """The first clause of an exception's message (json's big-integer one runs on)."""
+    return str(exc).split(";")[0].split(": value has")[0]
+
+
+def _validate(
+    data: Any, path: Path, raw: bytes | None, reading_id: str, *, built: bool = False
+) -> None:
+    """Check the sections the ledger owns; other sections are left to their stages. ``raw``:
+    the file's bytes (for the line in messages), ``None`` for a record about to be written;
+    ``built``: see :meth:`Ledger._stage`."""
+
+    def problem(message: str, key: str | None = None, index: int | None = None) -> LedgerError:
+        if raw is None:  # a record in memory, before writing
+            return LedgerError(f"refusing to write {path}: {message}")
+        line = _line_of(_jsonfile.as_text(raw), key, index) if key else None
+        return DamagedRecord(path, reading_id, message, line)
+
+    if not isinstance(data, dict):
+        raise problem(f"expected a JSON object, found {type(data).__name__}")
+    if raw is not None:  # what this run's stages wrote has these right by construction
+        if "version" in data:
+            raise problem(
+                f"has a format version ({_kind(data['version'])}) this linkkeeper does not "
+                "know: a newer linkkeeper or another program wrote it (if a newer linkkeeper, "
+                "upgrade this one)",
+                "version",
+            )
+        _validate_sections(data, problem)
+    if data.get("id") != reading_id:
+        raise problem(f"id is {data.get('id')!r} but the file is for {reading_id!r}", "id")
+    for key in ("url", "title"):
+        if not isinstance(data.get(key), str | None):
+            raise problem(f"{key!r} must be a string or null", key)
+    if not isinstance(data.get("orphaned", False), bool):
+        raise problem("'orphaned' must be true or false", "orphaned")
+    checks = data.get("checks", [])
+    if not isinstance(checks, list):
+        raise problem("'checks' must be a list", "checks")
+    if built:
+        return
+    for index, entry in enumerate(checks):
+        try:
+            Check.from_dict(entry)
+        except (ValueError, TypeError) as exc:
+            raise problem(f"checks[{index}]: {exc}", "checks", index) from None
+    health = data.get("health")
+    if health is not None:
+        try:
+            if not isinstance(health, dict):
+                raise TypeError("expected an object")
+            HealthState.from_dict(health)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise problem(f"'health' is malformed ({exc})", "health") from None
+
+
+def _validate_sections(data: dict[str, Any], problem: Callable[..., LedgerError]) -> None:
+    """Other stages' sections have the types those stages read them as (see
+    :data:`SECTION_SHAPES`), and nothing nests deeper than :data:`MAX_DEPTH`."""
+    level: list[Any] = [data]  # breadth first: one list per level, no tuple per node
+    for _ in range(MAX_DEPTH):
+        deeper = []
+        for node in level:
+            for child in node.values() if type(node) is dict else node:
+                if type(child) is dict or type(child) is list:
+                    deeper.append(child)
+        if not deeper:
+            break
+        level = deeper
+    else:
+        raise problem(f"nests more than {MAX_DEPTH} levels deep (no record does)")
+    for name, shape in SECTION_SHAPES.items():
+        section = data.get(name)
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            raise problem(f"section {name!r} must be an object, found {_kind(section)}", name)
+        for key, types in shape.items():
+            if key not in section:
+                continue  # the stage fills it in
+            value = section[key]
+            if not isinstance(value, types) or (type(value) is bool and bool not in types):
+                wanted = " or ".join(SECTION_TYPE_NAMES[t] for t in types)
+                raise problem(f"{name}.{key} must be {wanted}, found {_kind(value)}", name)
+        if name == "metadata":
+            for key, value in section.items():
+                if key not in shape and not isinstance(value, dict):
+                    raise problem(f"metadata.{key} must be an object, found {_kind(value)}", name)
+        if name == "captures" and not all(isinstance(c, dict) for c in section.get("ours", [])):
+            raise problem("every entry of captures.ours must be an object", name)
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's type and a short excerpt, for messages: ``a list ([1, 2])``."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+             int: "a number", float: "a number", type(None): "null"}  # fmt: skip
+    text = json.dumps(value, ensure_ascii=False) if value is not None else ""
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return names.get(type(value), type(value).__name__) + (f" ({text})" if text else "")
+
+
+def _line_of(text: str, key: str, index: int | None = None) -> int | None:
+    """Best-effort line of ``"key":`` (or of its ``index``-th list entry) for error messages."""
+    match = re.search(rf'"{re.escape(key)}"\s*:', text)
+    if match is None:
+        return None
+    pos = match.end()
+    if index is not None:
+        for _ in range(index + 1):
+            pos = text.find("{", pos) + 1
+            if pos == 0:
+                return None
+        pos -= 1
+    return text.count("\n", 0, pos) + 1
