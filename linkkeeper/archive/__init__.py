@@ -5,16 +5,16 @@ from linkkeeper._face import lazy
 # The stage's public face: name -> the module that holds it (imported on first
 # use, so importing the stage stays cheap). Other stages import only these.
 _FACE = {
-    "ArchiveOptions": "run",
+    "ArchiveOptions": "command",
     "ArchiveRun": "run",
     "ArchiveSettings": "run",
     "ArchiveUsageError": "run",
     "Keys": "iakeys",
     "KeysError": "iakeys",
     "load_keys": "iakeys",
-    "main": "run",
+    "main": "command",
     "Pacer": "wayback",
-    "run_archive": "run",
+    "run_archive": "command",
     "State": "run",
     "SUMMARY_ORDER": "run",
     "WaybackClient": "wayback",
