@@ -32,7 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from linkkeeper.core.models import CheckResult, Reading, Verdict
-from linkkeeper.ledger.store import Ledger, Record
+from linkkeeper.ledger.record import Record
+from linkkeeper.ledger.store import Ledger
 from linkkeeper.ledger.writebehind import WriteBehind
 
 START = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)

@@ -25,7 +25,8 @@ from linkkeeper.check.engine import (
 from linkkeeper.check.report import Outcome, Row
 from linkkeeper.core.models import Health, Reading, Verdict
 from linkkeeper.ledger.freshness import FRESHNESS_NAME
-from linkkeeper.ledger.store import Ledger, Record
+from linkkeeper.ledger.record import Record
+from linkkeeper.ledger.store import Ledger
 from linkkeeper.sandbox import Sandbox, VirtualHost
 from linkkeeper.web.fetcher import Fetcher, FetchSettings
 from linkkeeper.web.remap import Remapper

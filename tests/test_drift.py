@@ -10,7 +10,7 @@ import lxml.html
 from linkkeeper.check import drift
 from linkkeeper.check.report import Row
 from linkkeeper.core.models import CheckResult, Reading, Verdict
-from linkkeeper.ledger.store import Record
+from linkkeeper.ledger.record import Record
 
 NOW = datetime(2026, 3, 3, 4, 0, tzinfo=UTC)
 SYLLABLES = ("ka", "to", "mi", "ra", "ne", "lu", "so", "fe", "di", "po", "ga", "hu", "be", "zo")

@@ -22,7 +22,7 @@ from linkkeeper.archive.wayback import WaybackClient, WaybackSettings, make_clie
 from linkkeeper.check import drift
 from linkkeeper.cli import cli
 from linkkeeper.core.models import Reading
-from linkkeeper.ledger.store import Record
+from linkkeeper.ledger.record import Record
 from linkkeeper.sandbox import Sandbox
 from linkkeeper.web.remap import Remapper
 

@@ -18,7 +18,8 @@ import pytest
 from linkkeeper.core.models import CheckResult, Health, Reading, Verdict
 from linkkeeper.ledger.freshness import FRESHNESS_NAME
 from linkkeeper.ledger.health import HealthPolicy
-from linkkeeper.ledger.store import Ledger, LedgerError, LedgerLocked, Record
+from linkkeeper.ledger.record import LedgerError, Record
+from linkkeeper.ledger.store import Ledger, LedgerLocked
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)

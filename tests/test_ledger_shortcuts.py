@@ -14,7 +14,8 @@ import pytest
 from linkkeeper.core.atomic import atomic_write_many
 from linkkeeper.core.models import CheckResult, Health, Reading, Verdict
 from linkkeeper.ledger.health import HealthState, format_day, format_time
-from linkkeeper.ledger.store import Check, Ledger, LedgerError, Record
+from linkkeeper.ledger.record import Check, LedgerError, Record
+from linkkeeper.ledger.store import Ledger
 
 T0 = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 READING = Reading(id="attention", title="Attention", url="https://example.org/attention")

@@ -24,7 +24,8 @@ from linkkeeper.cli import cli
 from linkkeeper.core.config import HostOverride
 from linkkeeper.core.models import FetchResult, Reading, Verdict
 from linkkeeper.judges.sites import Judgement, arxiv, site_for
-from linkkeeper.ledger.store import Ledger, PendingWrite, Record
+from linkkeeper.ledger.record import Record
+from linkkeeper.ledger.store import Ledger, PendingWrite
 from linkkeeper.sandbox import Sandbox
 from linkkeeper.sandbox.web import WEB_STATE
 from linkkeeper.web.fetcher import Fetcher, FetchSettings

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from linkkeeper.check.report import Outcome, Row
 from linkkeeper.cli import cli
 from linkkeeper.core.models import CheckResult, Health, Reading, Verdict
-from linkkeeper.ledger.store import Check, Ledger
+from linkkeeper.ledger.record import Check
+from linkkeeper.ledger.store import Ledger
 from linkkeeper.outputs.nights import LIMIT, _cell, blocks, recent_nights, summary, svg
 from linkkeeper.outputs.summary import issue_body
 

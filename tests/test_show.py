@@ -159,7 +159,8 @@ def test_show_unknown_id_suggests(runs: Runs) -> None:
 
 def test_show_an_orphaned_record(runs: Runs) -> None:
     from linkkeeper.core.models import Reading
-    from linkkeeper.ledger.store import Ledger, Record
+    from linkkeeper.ledger.record import Record
+    from linkkeeper.ledger.store import Ledger
 
     with Ledger(runs.project / "snapshots") as ledger:
         record = Record.new(Reading("dropped-reading", "Gone from the list", "https://x.example/a"))

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from linkkeeper.core.models import Reading
-from linkkeeper.ledger.store import Ledger, Record
+from linkkeeper.ledger.record import Record
+from linkkeeper.ledger.store import Ledger
 from linkkeeper.ledger.writebehind import MAX_BATCH, MAX_QUEUED, WriteBehind
 
 MANY = MAX_QUEUED + 100

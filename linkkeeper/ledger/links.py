@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from linkkeeper.core import Health, Reading, Verdict
 from linkkeeper.ledger.health import UNKNOWN, HealthState, to_timestamp
-from linkkeeper.ledger.store import Record
+from linkkeeper.ledger.record import Record
 
 # Which states lead with the original (True) or with the archived copy (False).
 ORIGINAL_FIRST: dict[Health, bool] = {
