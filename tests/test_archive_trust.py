@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 from linkkeeper import nightly
 from linkkeeper.archive.iakeys import Keys
 from linkkeeper.archive.wayback import Outcome, WaybackClient, WaybackSettings, make_client
-from linkkeeper.check.engine import CheckOptions
+from linkkeeper.check.command import CheckOptions
 from linkkeeper.cli import cli
 from linkkeeper.core.config import HostOverride
 from linkkeeper.curriculum.readings import load

@@ -477,7 +477,7 @@ weeks:
 def nightly_options(root: Path, web: Sandbox, box: Sandbox, **extra: object) -> object:
     from linkkeeper import nightly
     from linkkeeper.archive.iakeys import Keys
-    from linkkeeper.check.engine import CheckOptions
+    from linkkeeper.check.command import CheckOptions
     from linkkeeper.core.config import HostOverride
 
     wayback = web.wayback.config

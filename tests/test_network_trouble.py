@@ -19,7 +19,8 @@ import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from linkkeeper.check.engine import CANARY_URL, EXIT_INCONCLUSIVE, CheckRun, exit_code, run_checks
+from linkkeeper.check.command import exit_code
+from linkkeeper.check.engine import CANARY_URL, EXIT_INCONCLUSIVE, CheckRun, run_checks
 from linkkeeper.check.report import Outcome, render
 from linkkeeper.core.models import Health, Reading, Verdict
 from linkkeeper.ledger.store import Ledger

@@ -25,38 +25,30 @@ import asyncio
 import logging
 import re
 import socket
-import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import click
-
 from linkkeeper.check.drift import annotate_row as annotate_drift
-from linkkeeper.check.report import Outcome, Row, has_findings, print_rich, render
+from linkkeeper.check.report import Outcome, Row
 from linkkeeper.core import (
     CheckResult,
-    HostOverride,
     Reading,
     Verdict,
-    atomic_write_text,
-    interruptible,
 )
-from linkkeeper.ledger import HealthPolicy, needs_check
 from linkkeeper.ledger import annotate_row as annotate_archive
+from linkkeeper.ledger import needs_check
 
 if TYPE_CHECKING:
     from linkkeeper.check.revalidate import Prior, Watch
     from linkkeeper.core import FetchResult
     from linkkeeper.judges import Judgement
-    from linkkeeper.ledger import DamagedRecord, Ledger, Record, WriteBehind
-    from linkkeeper.web import Fetcher, Remapper
+    from linkkeeper.ledger import Ledger, Record, WriteBehind
+    from linkkeeper.web import Fetcher
 
 EXIT_OK, EXIT_FINDINGS = 0, 1  # as in cli.py (2 is CheckUsageError); 130 when interrupted
 EXIT_DAMAGED = 2  # some ledger record could not be used (the rest of the run went on)
@@ -602,190 +594,3 @@ async def run_checks(
         per_key=lambda host: host_concurrency(str(host)),
     )
     return run.outcome(selected, offline=await run.finish(fetcher))
-
-
-# -- the command -----------------------------------------------------------------------------
-EXIT_INTERRUPTED = 130  # the shell convention for "stopped by SIGINT"
-
-
-class CheckUsageError(Exception):
-    """Bad input (curriculum, ids, remap rules, a locked or corrupt ledger): exit 2."""
-
-
-@dataclass(frozen=True)
-class CheckOptions:
-    """``linkkeeper check``'s options, parsed (see ``cli.check``)."""
-
-    readings: Path
-    snapshots: Path
-    ids: tuple[str, ...] = ()
-    week: int | None = None
-    fmt: str = "text"
-    output: Path | None = None
-    fail_on: str = "dead"
-    remap: tuple[str, ...] = ()
-    allow_private: bool = False
-    max_age: timedelta = DEFAULT_MAX_AGE
-    force: bool = False
-    max_concurrency: int = 64
-    host_concurrency: int = 4
-    host_interval: float = 0.5
-    retries: int = 3  # patience: extra attempts, Retry-After cap, time per link, run budget
-    retry_after_cap: float = 40.0
-    link_timeout: float = 45.0
-    retry_budget: float = 120.0
-    hosts: Mapping[str, HostOverride] = field(default_factory=dict)
-    user_agent_contact: str | None = None
-    policy: HealthPolicy = field(default_factory=HealthPolicy)  # when failing becomes dead
-    accept_drift: tuple[str, ...] = ()  # re-baseline these readings' drift on their latest text
-    canary: str | None = CANARY_URL  # asked when one site is all the evidence (None: never)
-
-
-def main(
-    options: CheckOptions, readings: Sequence[Reading], *, clock: Callable[[], datetime] = _utcnow
-) -> int:
-    """Run ``linkkeeper check`` over the curriculum's ``readings``; returns the exit code.
-
-    Raises :class:`CheckUsageError` (exit 2) for unknown ids, bad remap rules and a locked or
-    corrupt ledger."""
-    from linkkeeper.ledger import Ledger, LedgerError
-    from linkkeeper.web import RemapError, Remapper
-
-    try:
-        selected = select(readings, options.ids, options.week)
-        select(readings, options.accept_drift)  # unknown ids are a usage error too
-        remapper = Remapper.parse(options.remap)
-    except (SelectionError, RemapError) as exc:
-        raise CheckUsageError(str(exc)) from None
-
-    stdout_terminal = sys.stdout.isatty() and options.output is None and options.fmt == "text"
-    run: CheckRun | None = None
-    try:
-        ledger = Ledger(options.snapshots, policy=options.policy)
-        with ledger, _progress(len(selected)) as advance:
-            if options.accept_drift:
-                accept_drift(ledger, options.accept_drift, clock())
-
-            def on_row(row: Row) -> None:
-                advance()
-
-            run = CheckRun(ledger, options.max_age, options.force, clock, on_row, options.canary)
-            outcome = asyncio.run(
-                interruptible(run_with_options(run, readings, selected, options, remapper))
-            )
-    except LedgerError as exc:  # LedgerLocked included
-        raise CheckUsageError(str(exc)) from None
-    except KeyboardInterrupt:
-        report_damage(ledger.damaged)
-        click.secho(
-            f"Interrupted: {run.recorded if run else 0} of {len(selected)} readings were "
-            f"checked and recorded in "
-            f"{options.snapshots}/ (nothing half-written); run the same command again to "
-            "check the rest.",
-            fg="yellow",
-            err=True,
-        )
-        return EXIT_INTERRUPTED
-
-    if outcome.notice and (options.fmt != "text" or options.output is not None):
-        click.secho(f"WARNING: {outcome.notice}", fg="red", bold=True, err=True)  # else in text
-    if stdout_terminal:
-        from rich.console import Console
-
-        print_rich(outcome, Console())
-    else:
-        text = render(outcome, options.fmt, readings_file=str(options.readings))
-        if options.output is not None:
-            atomic_write_text(options.output, text)
-        else:
-            click.echo(text, nl=False)
-    if report_damage(ledger.damaged, "the other readings were checked"):
-        return EXIT_DAMAGED
-    return exit_code(outcome, options.fail_on)
-
-
-def exit_code(outcome: Outcome, fail_on: str) -> int:
-    """3 when the run learned nothing (it says nothing new about any reading, good or bad),
-    else 1 for findings at ``fail_on``, else 0."""
-    if outcome.inconclusive:
-        return EXIT_INCONCLUSIVE
-    return EXIT_FINDINGS if has_findings(outcome, fail_on) else EXIT_OK
-
-
-def report_damage(damaged: Mapping[str, DamagedRecord], what: str = "") -> bool:
-    """Name each damaged record on stderr (see :func:`linkkeeper.ledger.store.damage_report`);
-    True when there was any: the command then exits :data:`EXIT_DAMAGED`."""
-    from linkkeeper.ledger import damage_report
-
-    for line in damage_report(damaged, what=what):
-        click.secho(line, fg="red", err=True)
-    return bool(damaged)
-
-
-def accept_drift(ledger: Ledger, ids: Sequence[str], now: datetime) -> None:
-    """``--accept-drift``: before the run, re-baseline each reading on the latest text a check
-    recorded (the one the report called changed), so this run compares with the new version."""
-    from linkkeeper.check.drift import accept_ids
-
-    for reading_id, accepted in accept_ids(ledger, dict.fromkeys(ids), now).items():
-        if accepted:
-            click.secho(f"{reading_id}: its current text is the new drift baseline", err=True)
-        elif reading_id not in ledger.damaged:  # a damaged record is reported at the end
-            click.secho(
-                f"{reading_id}: no newer text recorded than its drift baseline; nothing to "
-                f"accept (`linkkeeper show {reading_id}` shows its drift)",
-                fg="yellow",
-                err=True,
-            )
-
-
-async def run_with_options(
-    run: CheckRun,
-    readings: Sequence[Reading],
-    selected: Sequence[Reading],
-    options: CheckOptions,
-    remapper: Remapper,
-) -> Outcome:
-    """The async part of :func:`main` (and of ``nightly``): one fetcher for the whole run."""
-    from linkkeeper.web import Fetcher, FetchSettings, user_agent
-
-    settings = FetchSettings(
-        max_concurrency=options.max_concurrency,
-        host_concurrency=options.host_concurrency,
-        host_interval=options.host_interval,
-        host_overrides=dict(options.hosts),
-        allow_private=options.allow_private,
-        retries=options.retries,
-        retry_after_cap=options.retry_after_cap,
-        link_timeout=options.link_timeout,
-        retry_budget=options.retry_budget,
-    )
-    if options.user_agent_contact:
-        settings.user_agent = user_agent(options.user_agent_contact)
-    async with Fetcher(settings, remapper) as fetcher:
-        return await run_checks(
-            run,
-            readings,
-            selected,
-            fetcher,
-            max_concurrency=options.max_concurrency,
-            host_concurrency=lambda host: fetcher.scheduler.policy(host).concurrency,
-        )
-
-
-_run = run_with_options  # the old private name, still used by nightly.py
-
-
-@contextmanager
-def _progress(total: int) -> Iterator[Callable[[], None]]:
-    """A rich progress bar on stderr when it is a terminal; a no-op otherwise."""
-    if not sys.stderr.isatty():
-        yield lambda: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    columns = ("Checking links", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task("check", total=total)
-        yield lambda: progress.advance(task)
