@@ -17,9 +17,9 @@ from click.testing import CliRunner, Result
 from linkkeeper.cli import cli
 from linkkeeper.curriculum.readings import load
 from linkkeeper.ledger.store import Ledger
-from linkkeeper.outputs import discord
-from linkkeeper.outputs.discord import ClientSettings, DiscordError, Webhook, WebhookClient
+from linkkeeper.outputs import discord, webhook
 from linkkeeper.outputs.pages import build
+from linkkeeper.outputs.webhook import ClientSettings, DiscordError, Webhook, WebhookClient
 from linkkeeper.sandbox import Sandbox
 from linkkeeper.sandbox.discord import HOST, TOKEN, WEBHOOK_ID, WEBHOOK_URL, DiscordAPI
 from linkkeeper.web.remap import Remapper
@@ -182,7 +182,7 @@ def test_week_post_sends_the_post_pings_nobody_and_records_the_ids(
     assert message.content == printed.stdout.strip()  # what `week 1` prints, exactly
     assert "Attention @\u200beveryone" in message.content and "@\u200bhere" in message.content
     assert not message.pinged  # nobody: not @everyone, not user 123, not role 456
-    assert message.flags & discord.SUPPRESS_EMBEDS and message.embeds == []
+    assert message.flags & webhook.SUPPRESS_EMBEDS and message.embeds == []
     [request] = box.requests.matching(HOST, "/api/v10/webhooks/", "POST")
     body = json.loads(request.body)
     assert body["allowed_mentions"] == {"parse": []} and request.path.endswith("?wait=true")
@@ -382,7 +382,7 @@ def test_a_reading_that_dies_is_healed_in_place_and_announced_once(
     assert "**Fragile post** (week 1)" in alert.content
     assert "archived copy: <https://web.archive.org/web/" in alert.content
     assert f"suggested replacement: <{NEW_HOME}>" in alert.content
-    assert not alert.pinged and alert.flags & discord.SUPPRESS_EMBEDS
+    assert not alert.pinged and alert.flags & webhook.SUPPRESS_EMBEDS
     patch = json.loads(box.requests.matching(HOST, "/api/v10/", "PATCH")[0].body)
     assert patch["allowed_mentions"] == {"parse": []} and patch["flags"] == 4
 

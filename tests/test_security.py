@@ -599,7 +599,7 @@ def test_terminal_escapes_are_neither_stored_nor_printed(
 
 @pytest.mark.asyncio
 async def test_a_discord_webhook_answer_is_capped_too() -> None:
-    from linkkeeper.outputs.discord import ClientSettings, DiscordError, Webhook, WebhookClient
+    from linkkeeper.outputs.webhook import ClientSettings, DiscordError, Webhook, WebhookClient
     from linkkeeper.web.remap import Remapper
 
     with RawServer("127.0.0.1", endless) as hook:
