@@ -153,11 +153,12 @@ def change_words(section: SectionView, before: dict[str, str]) -> list[str]:
 
 def week_messages(section: SectionView, update_line: str | None = None) -> list[str]:
     """The week's post as Discord messages (split as ``linkkeeper week N`` splits it)."""
-    from linkkeeper.outputs.pages import neutralise_mentions, render_week, split_messages
+    from linkkeeper.outputs.mentions import neutralize
+    from linkkeeper.outputs.pages import render_week, split_messages
 
     text = render_week(section, "discord").rstrip()
     if update_line:
-        text += "\n\n" + neutralise_mentions(update_line)
+        text += "\n\n" + neutralize(update_line)
     return split_messages(text + "\n")
 
 
@@ -191,7 +192,8 @@ def _weeks_of(site: SiteView) -> dict[str, list[str]]:
 
 def alert_text(news: list[ReadingView], site: SiteView, day: date, healed: Iterable[int]) -> str:
     """One short message: which readings died, where they were assigned, what to use now."""
-    from linkkeeper.outputs.pages import human_date, md_escape, md_url, neutralise_mentions
+    from linkkeeper.outputs.mentions import neutralize
+    from linkkeeper.outputs.pages import human_date, md_escape, md_url
 
     where = _weeks_of(site)
     count = f"{len(news)} reading{'s' if len(news) != 1 else ''}"
@@ -214,7 +216,7 @@ def alert_text(news: list[ReadingView], site: SiteView, day: date, healed: Itera
     if weeks:
         verb = "now link" if len(weeks) > 1 else "now links"
         lines.append(f"-# The Tuesday post of {weeks_words(weeks)} {verb} the archived copies.")
-    return neutralise_mentions("\n".join(lines))
+    return neutralize("\n".join(lines))
 
 
 # -- posting a week ---------------------------------------------------------------------------

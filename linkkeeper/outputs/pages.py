@@ -319,13 +319,6 @@ def md_escape(text: Any) -> str:
     return neutralize(textsafe.no_mentions(MD_SPECIAL.sub(r"\\\1", textsafe.plain(text, None))))
 
 
-def neutralise_mentions(text: str) -> str:
-    """``@everyone``, ``@here`` and ``<@id>`` shown, never pinging (Discord is also told to
-    ping nobody; this keeps a pasted post just as harmless); see
-    :mod:`linkkeeper.outputs.mentions`."""
-    return neutralize(text)
-
-
 def md_url(url: str) -> str:
     """A URL safe inside ``[text](url)`` and ``<url>`` (and pinging nobody on Discord)."""
     return neutralize_url(quote(url, safe=":/?#@!$&'*+,;=%~-._[]"))
@@ -377,7 +370,7 @@ def render_week(section: SectionView, flavor: str = "discord") -> str:
     text = _tidy(template.render(week=section, flavor=flavor, suppress=False))
     if flavor == "discord" and len(URL_IN_TEXT.findall(text)) > 1:  # one embed is welcome, more
         text = _tidy(template.render(week=section, flavor=flavor, suppress=True))  # are noise
-    return neutralise_mentions(text) if flavor == "discord" else text
+    return neutralize(text) if flavor == "discord" else text
 
 
 def split_messages(text: str, limit: int = DISCORD_LIMIT) -> list[str]:
