@@ -163,7 +163,7 @@ def check_command(ids: tuple[str, ...], readings: Path, **options: Any) -> None:
         user_agent_contact=config.shared.get("user_agent_contact") if config else None,
         **options,
     )
-    curriculum = shared.load_curriculum(readings)
+    curriculum = shared.load_curriculum(readings, cache_dir=check_options.snapshots)
     try:
         code = main(check_options, curriculum.readings())
     except CheckUsageError as exc:

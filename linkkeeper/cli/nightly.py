@@ -118,7 +118,7 @@ def nightly_command(readings: Path, snapshots: Path, **options: Any) -> None:
         archive=archive,
         **options,
     )
-    curriculum = shared.load_curriculum(readings)
+    curriculum = shared.load_curriculum(readings, cache_dir=snapshots)
     try:
         code = main(nightly, curriculum)
     except NightlyError as exc:

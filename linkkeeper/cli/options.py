@@ -111,12 +111,13 @@ def health_policy(options: dict[str, Any]) -> Any:
     )
 
 
-def load_curriculum(path: Path) -> Any:
-    """Load readings.yaml for any command; located errors on stderr and exit 2 when invalid."""
-    from linkkeeper.curriculum import CurriculumError, load
+def load_curriculum(path: Path, cache_dir: Path | None = None) -> Any:
+    """Load readings.yaml for any command; located errors on stderr and exit 2 when invalid.
+    ``cache_dir`` (the snapshots folder): reuse the model of a load of the same bytes there."""
+    from linkkeeper.curriculum import CurriculumError, load_cached
 
     try:
-        curriculum = load(path)
+        curriculum = load_cached(path, cache_dir)
     except CurriculumError as exc:
         errors = len(exc.errors)
         fail(f"{path} cannot be used ({errors} error{'s' * (errors != 1)}):\n{exc}")

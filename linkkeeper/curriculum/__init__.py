@@ -13,6 +13,7 @@ _FACE = {
     "import_page": "importer",
     "link_text": "listing",
     "load": "readings",
+    "load_cached": "cache",
     "PageError": "importer",
     "render": "listing",
     "Week": "readings",
