@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from linkkeeper.cli import cli
-from linkkeeper.curriculum import CurriculumError, load, load_cached
+from linkkeeper.curriculum import CurriculumError, keep_pending, load, load_cached
 from linkkeeper.curriculum.cache import CACHE_NAME
 
 REPO = Path(__file__).resolve().parents[1]
@@ -132,6 +132,9 @@ def test_no_snapshots_folder_and_no_room_still_load(files: tuple[Path, Path]) ->
     readings, snapshots = files
     assert load_cached(readings, snapshots / "missing") == load(readings)
     assert not (snapshots / "missing").exists()  # loading never makes the ledger's folder
+    (snapshots / "missing").mkdir()  # the ledger made it (a first run): the cache is kept now
+    keep_pending(snapshots / "missing")
+    assert (snapshots / "missing" / CACHE_NAME).is_file()
     (snapshots / CACHE_NAME).mkdir()  # a cache that can be neither read nor replaced
     assert load_cached(readings, snapshots) == load(readings)
     assert (snapshots / CACHE_NAME).is_dir()
@@ -143,9 +146,10 @@ def test_check_keeps_the_cache_beside_the_ledger(files: tuple[Path, Path]) -> No
     readings.write_text("weeks:\n  - week: 1\n    readings:\n      - title: No link\n")
     argv = ["check", "--readings", str(readings), "--snapshots", str(snapshots)]
     argv += ["--format", "json", "--canary", "none"]
+    snapshots.rmdir()  # a first run: no ledger folder yet when readings.yaml is loaded
     first = CliRunner().invoke(cli, argv, catch_exceptions=False)
     assert first.exit_code == 0, first.output
-    assert (snapshots / CACHE_NAME).is_file()
+    assert (snapshots / CACHE_NAME).is_file()  # kept once the ledger made its folder
     second = CliRunner().invoke(cli, argv, catch_exceptions=False)
     assert second.exit_code == 0, second.output
     assert orjson.loads(second.stdout)["results"] == orjson.loads(first.stdout)["results"]

@@ -27,7 +27,7 @@ import re
 import socket
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from linkkeeper.check.revalidate import Prior, Watch
     from linkkeeper.core import FetchResult
     from linkkeeper.judges import Judgement
-    from linkkeeper.ledger import Ledger, Record, WriteBehind
+    from linkkeeper.ledger import Ledger, Record, Repeat, WriteBehind
     from linkkeeper.web import Fetcher
 
 EXIT_OK, EXIT_FINDINGS = 0, 1  # as in cli.py (2 is CheckUsageError); 130 when interrupted
@@ -189,13 +189,27 @@ class _Held:
     remember: Callable[[Reading, Record], None] | None = None
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """What planning learned of one reading's record, so its check need not read it again:
+    the last good check it may carry over, what a repeat of it would confirm, and the row
+    that repeat would show (annotated from the record)."""
+
+    prior: Prior | None
+    repeat: Repeat | None = None
+    row: Row | None = None
+
+
+_FRESH = _Seen(None)  # settled while planning: young enough, not fetched
+
+
 @dataclass
 class _Link:
     """One URL fetched once this run, for every selected reading that links to it."""
 
     url: str
     readings: list[Reading]
-    priors: list[Prior | None] = field(default_factory=list)  # per reading (revalidate)
+    seen: list[_Seen] = field(default_factory=list)  # per reading, as planned
     # the last good check it may carry over (linkkeeper.check.revalidate)
     prior: Prior | None = None
 
@@ -223,34 +237,55 @@ class CheckRun:
 
     def plan(self, readings: Sequence[Reading], selected: Sequence[Reading]) -> list[_Link]:
         """Sync orphans, settle what needs no fetch (no URL, fresh), return what does.
-        Readings whose record is damaged are left out (``ledger.damaged``: reported)."""
-        from linkkeeper.check.revalidate import prior, shared
+        Readings whose record is damaged are left out (``ledger.damaged``: reported).
 
-        self.ledger.sync(readings)
-        damaged = self.ledger.scan(r.id for r in selected)
+        Each record is read once: as the sync hands it over, its reading is settled (fresh)
+        or planned (the last good check it may carry over, and what a repeat of that check
+        would confirm, so a page found unchanged needs no second read of its record)."""
+        from linkkeeper.check.revalidate import prior, shared
+        from linkkeeper.curriculum import keep_pending
+
+        keep_pending(self.ledger.path)  # a first run's curriculum cache, now there is a folder
         now = self.clock()
+        wanted = {reading.id: reading for reading in selected if reading.url is not None}
+        planned: dict[str, _Seen] = {}
+
+        def visit(record: Record) -> None:
+            reading = wanted.get(record.id)
+            if reading is None:
+                return
+            if not needs_check(
+                record, now, self.max_age, force=self.force, confirmed=record.confirmed_at
+            ):
+                self._finish(reading, _last_result(reading, record), record, fresh=True)
+                planned[record.id] = _FRESH
+                return
+            if self.force:  # --force: a full check of everything, nothing carried over
+                planned[record.id] = _Seen(None)
+                return
+            found = prior(reading, record, self.ledger.freshness, now)
+            repeat = self.ledger.repeatable(reading, record) if found is not None else None
+            row = self._row(reading, _last_result(reading, record), record) if repeat else None
+            planned[record.id] = _Seen(found, repeat, row)
+
+        self.ledger.sync(readings, visit)
         links: dict[str, _Link] = {}
         for reading in selected:
-            if reading.id in damaged:
+            if reading.id in self.ledger.damaged:
                 continue
             if reading.url is None:  # recorded at the end, unless the run learned nothing
                 self._no_url.append((reading, CheckResult(reading.id, None, Verdict.SKIPPED,
                                                           NO_URL, kind=reading.kind,
                                                           checked_at=now)))  # fmt: skip
                 continue
-            record = self.ledger.get(reading.id)
-            if record is not None and not needs_check(
-                record, now, self.max_age, force=self.force, confirmed=record.confirmed_at
-            ):
-                self._finish(reading, _last_result(reading, record), record, fresh=True)
+            seen = planned.get(reading.id, _Seen(None))  # no record yet: a first check
+            if seen is _FRESH:
                 continue
             link = links.setdefault(reading.url, _Link(reading.url, []))
             link.readings.append(reading)
-            if not self.force:  # --force: a full check of everything, nothing carried over
-                link.priors.append(prior(reading, record, self.ledger.freshness, now))
+            link.seen.append(seen)
         for link in links.values():
-            link.prior = shared(link.priors) if not self.force else None
-            link.priors = []
+            link.prior = shared([s.prior for s in link.seen]) if not self.force else None
         self._links = len(links)
         self._sites = {site_of(url) for url in links}
         return list(links.values())
@@ -269,11 +304,14 @@ class CheckRun:
             self._reached = True
             await self._release(self._held)
             at = self.clock()
-            for reading in link.readings:
+            for reading, seen in zip(link.readings, link.seen, strict=True):
                 result = _result(reading, same.judgement, site.kind, at)
-                record = self.ledger.get(reading.id)
-                if record is not None and self.ledger.confirm_repeat(reading, result, record):
-                    self._finish(reading, result, record, fresh=False)  # nothing to write
+                if (
+                    seen.repeat is not None
+                    and seen.row is not None
+                    and self.ledger.confirm_seen(reading, result, seen.repeat)
+                ):  # the record as planned repeats this check: nothing to write
+                    self._show(replace(seen.row, result=result))
                 else:
                     await self._record_soon(reading, result)
             return
@@ -496,10 +534,24 @@ class CheckRun:
         fresh: bool,
         counted: bool = True,
     ) -> None:
+        self._show(self._row(reading, result, record, fresh=fresh, counted=counted))
+
+    @staticmethod
+    def _row(
+        reading: Reading,
+        result: CheckResult,
+        record: Record,
+        *,
+        fresh: bool = False,
+        counted: bool = True,
+    ) -> Row:
         row = Row(reading=reading, result=result, fresh=fresh, counted=counted)
         for annotate in ROW_ANNOTATORS:
             annotate(record, row)
-        self.rows[reading.id] = row
+        return row
+
+    def _show(self, row: Row) -> None:
+        self.rows[row.reading.id] = row
         if self.on_row is not None:
             self.on_row(row)
 

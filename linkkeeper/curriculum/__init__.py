@@ -11,6 +11,7 @@ _FACE = {
     "CurriculumError": "readings",
     "Group": "readings",
     "import_page": "importer",
+    "keep_pending": "cache",
     "link_text": "listing",
     "load": "readings",
     "load_cached": "cache",

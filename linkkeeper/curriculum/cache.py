@@ -41,6 +41,7 @@ from linkkeeper.curriculum.readings import (
 CACHE_NAME = ".curriculum-cache.json"
 FORMAT = 1
 _READING = ("id", "title", "url", "note", "kind", "line")  # the rest comes from its week/group
+_PENDING: dict[Path, tuple[str, Curriculum]] = {}  # loads whose folder did not exist yet
 
 
 @functools.cache
@@ -81,8 +82,19 @@ def load_cached(path: Path | str, cache_dir: Path | None) -> Curriculum:
     if kept is not None:
         return kept
     curriculum = loads(text, filename=str(path), path=path)  # CurriculumError: not cached
-    _write(cache, key, curriculum)
+    if not cache_dir.is_dir():  # a first run: the ledger makes the folder, then keeps it
+        _PENDING[cache_dir] = (key, curriculum)
+    else:
+        _write(cache, key, curriculum)
     return curriculum
+
+
+def keep_pending(cache_dir: Path) -> None:
+    """Keep the cache a load in this process could not (``cache_dir`` did not exist yet):
+    called once the ledger has made its folder, so a first run caches too."""
+    pending = _PENDING.pop(cache_dir, None)
+    if pending is not None and cache_dir.is_dir():
+        _write(cache_dir / CACHE_NAME, *pending)
 
 
 def _read(cache: Path, key: str, path: Path) -> Curriculum | None:
@@ -100,8 +112,6 @@ def _write(cache: Path, key: str, curriculum: Curriculum) -> None:
         data = orjson.dumps({"key": key, "curriculum": _flatten(curriculum)})
     except (TypeError, orjson.JSONEncodeError):
         return  # plain data orjson cannot write (e.g. a huge integer): not cached
-    if not cache.parent.is_dir():
-        return  # no snapshots/ yet: the ledger makes it, the next load caches
     with contextlib.suppress(OSError):  # read-only, full: loading works, the next is slower
         atomic_write_bytes(cache, data)
 
@@ -194,4 +204,4 @@ def _rebuild(flat: dict[str, Any], path: Path) -> Curriculum:
     )
 
 
-__all__ = ["CACHE_NAME", "CurriculumError", "load_cached"]
+__all__ = ["CACHE_NAME", "CurriculumError", "keep_pending", "load_cached"]

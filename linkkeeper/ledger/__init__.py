@@ -30,6 +30,7 @@ _FACE = {
     "parse_time": "health",
     "pick_capture": "links",
     "Record": "record",
+    "Repeat": "store",
     "rejected": "links",
     "rejected_captures": "links",
     "to_timestamp": "health",

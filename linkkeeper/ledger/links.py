@@ -287,6 +287,8 @@ def explain(choice: LinkChoice) -> str | None:
 def annotate_row(record: Record, row: Any) -> None:
     """Put the reading's best archived copy on its report row (a check ``ROW_ANNOTATORS``
     entry), so every report can offer the archive beside a link that is not ok."""
-    capture = choose(row.reading, record).capture
+    if row.reading.url is None or record.url != row.reading.url:
+        return  # as choose(): no link, or the record's captures belong to an old URL
+    capture, _, _ = pick_capture(record)  # choose() without the rest it works out
     if capture is not None:
         row.archive_url = capture.url

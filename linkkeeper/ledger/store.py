@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from filelock import FileLock, Timeout
 
@@ -403,33 +404,53 @@ class Ledger:
         file would change, so only the freshness cache learns of it and nothing is encoded or
         compared. Sets ``result.health``. False (nothing done) when the record would change
         after all (title, orphan mark, health): use :meth:`stage_check` then."""
-        self._require_lock()
-        if result.verdict not in SUCCESS or result.id != reading.id:
+        repeat = self.repeatable(reading, record)
+        if repeat is None or not self.confirm_seen(reading, result, repeat):
             return False
+        at = result.checked_at or self.clock()
+        record.confirmed_at = max(at, record.confirmed_at or at)
+        return True
+
+    def repeatable(self, reading: Reading, record: Record) -> Repeat | None:
+        """What :meth:`confirm_repeat` needs of ``record`` (as it is on disk), worked out once
+        (the check engine does it while planning, when it holds the record anyway); ``None``
+        when no repeat could leave the file as it is (title, orphan mark, health)."""
         data = record.data
         if (data.get("url"), data.get("title"), data.get("orphaned")) != (
             reading.url,
             reading.title,
             False,
         ):
-            return False
+            return None
         entries = data.get("checks")
-        at = result.checked_at or self.clock()
-        new = Check.from_result(result, at).to_dict()
-        if not entries or not isinstance(entries[-1], dict) or not _repeats(entries[-1], new):
-            return False
+        if not entries or not isinstance(entries[-1], dict):
+            return None
         state = assess(record.current_checks, self.policy)
         if state.to_dict() != data.get("health"):
+            return None
+        return Repeat(record.id, record.url, entries[-1], state.state)
+
+    def confirm_seen(self, reading: Reading, result: CheckResult, repeat: Repeat) -> bool:
+        """:meth:`confirm_repeat` for a record whose :meth:`repeatable` was taken this run
+        (the record is unchanged since: each reading is recorded once a run, under the lock)."""
+        self._require_lock()
+        if result.verdict not in SUCCESS or not result.id == reading.id == repeat.reading_id:
             return False
-        self.freshness.confirm(record.id, record.url, at)
-        record.confirmed_at = max(at, record.confirmed_at or at)
-        result.health = state.state
+        at = result.checked_at or self.clock()
+        if not _repeats(repeat.last, Check.from_result(result, at).to_dict()):
+            return False
+        self.freshness.confirm(repeat.reading_id, repeat.url, at)
+        result.health = repeat.health
         return True
 
-    def sync(self, readings: Iterable[Reading]) -> SyncResult:
+    def sync(
+        self, readings: Iterable[Reading], visit: Callable[[Record], object] | None = None
+    ) -> SyncResult:
         """Mark records whose reading left the curriculum as orphaned (and un-mark returning
         ones); refresh titles and URLs. Never deletes. Damaged files are left as they are
-        (see :attr:`damaged`)."""
+        (see :attr:`damaged`). ``visit`` sees each usable record of a curriculum reading as it
+        is once synced (as :meth:`get` would return it): a run that plans from them reads
+        each file once."""
         self._require_lock()
         wanted = {reading.id: reading for reading in readings}
         result = SyncResult()
@@ -443,11 +464,12 @@ class Ledger:
                 self._refresh(record, reading)
             if record.orphaned != was:
                 (result.orphaned if record.orphaned else result.returned).append(record.id)
-            if before == [record.data.get(key, _MISSING) for key in _SYNCED]:
-                continue  # the data as read: nothing to encode, compare or write
-            write = self._stage(record, path, found)  # as save(), without reading it again
-            if write is not None:
-                write()
+            if before != [record.data.get(key, _MISSING) for key in _SYNCED]:
+                write = self._stage(record, path, found)  # as save(), without reading again
+                if write is not None:
+                    write()
+            if visit is not None and reading is not None:
+                visit(record)
         return result
 
     def prune_orphans(self) -> list[str]:
@@ -519,6 +541,16 @@ class PendingWrite:
 
     def __call__(self) -> None:
         self.ledger.write_all([self])
+
+
+@dataclass(frozen=True, slots=True)
+class Repeat:
+    """A record's last check and health, as :meth:`Ledger.repeatable` found them."""
+
+    reading_id: str
+    url: str | None
+    last: dict[str, Any]  # the record's last ``checks`` entry, as stored
+    health: str  # its health state, consistent with its checks
 
 
 def _stat_key(stat: os.stat_result) -> tuple[int, int, int, int]:
