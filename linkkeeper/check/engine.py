@@ -131,7 +131,10 @@ def host_of(url: str) -> str:
 def site_of(url: str | None) -> str:
     """The site a URL belongs to, loosely (its host's last two labels): a redirect from
     ``www.nature.com`` to ``nature.com`` or ``arxiv.org`` to ``export.arxiv.org`` stays home."""
-    host = host_of(url or "")
+    return _site_of_host(host_of(url or ""))
+
+
+def _site_of_host(host: str) -> str:
     return ".".join(host.split(".")[-2:]) if not _is_ip(host) else host
 
 
@@ -212,6 +215,10 @@ class _Link:
     seen: list[_Seen] = field(default_factory=list)  # per reading, as planned
     # the last good check it may carry over (linkkeeper.check.revalidate)
     prior: Prior | None = None
+    host: str = field(init=False)  # worked out once: the scheduler and the run's sites use it
+
+    def __post_init__(self) -> None:
+        self.host = host_of(self.url)
 
 
 @dataclass
@@ -287,7 +294,7 @@ class CheckRun:
         for link in links.values():
             link.prior = shared([s.prior for s in link.seen]) if not self.force else None
         self._links = len(links)
-        self._sites = {site_of(url) for url in links}
+        self._sites = {_site_of_host(link.host) for link in links.values()}
         return list(links.values())
 
     async def check(self, link: _Link, fetcher: Fetcher) -> None:
@@ -642,7 +649,7 @@ async def run_checks(
         links,
         work,
         max_concurrency,
-        key=lambda link: host_of(link.url),
+        key=lambda link: link.host,
         per_key=lambda host: host_concurrency(str(host)),
     )
     return run.outcome(selected, offline=await run.finish(fetcher))
