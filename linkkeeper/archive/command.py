@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,7 +20,6 @@ from linkkeeper.archive.run import (
     COLORS,
     EXIT_FINDINGS,
     EXIT_INCONCLUSIVE,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     SUMMARY_ORDER,
     ArchiveOutcome,
@@ -40,6 +38,7 @@ from linkkeeper.archive.wayback import (
     WaybackClient,
     WaybackSettings,
 )
+from linkkeeper.check import Selection
 from linkkeeper.core import Reading, interruptible, textsafe
 from linkkeeper.ledger import (
     HealthPolicy,
@@ -48,13 +47,9 @@ from linkkeeper.ledger import (
 
 
 @dataclass(frozen=True)
-class ArchiveOptions:
+class ArchiveOptions(Selection):
     """``linkkeeper archive``'s options, parsed (see ``cli.archive_command``)."""
 
-    readings: Path
-    snapshots: Path
-    ids: tuple[str, ...] = ()
-    week: int | None = None
     dry_run: bool = False
     fmt: str = "text"
     remap: tuple[str, ...] = ()
@@ -81,7 +76,7 @@ def main(
 ) -> int:
     """Run ``linkkeeper archive``; returns the exit code (:class:`ArchiveUsageError`: 2)."""
     from linkkeeper.archive.iakeys import KeysError, load_keys
-    from linkkeeper.check import EXIT_DAMAGED, SelectionError, report_damage, select
+    from linkkeeper.check import EXIT_DAMAGED, SelectionError, interrupted, report_damage, select
     from linkkeeper.ledger import LedgerError
     from linkkeeper.web import RemapError, Remapper
 
@@ -117,14 +112,11 @@ def main(
     except LedgerError as exc:  # LedgerLocked included
         raise ArchiveUsageError(str(exc)) from None
     except KeyboardInterrupt:
-        report_damage(ledger.damaged)
-        click.secho(
+        return interrupted(
+            ledger.damaged,
             f"Interrupted: every result so far is recorded in {options.snapshots}/; run the "
             "same command again to continue (running jobs are polled, not submitted again).",
-            fg="yellow",
-            err=True,
         )
-        return EXIT_INTERRUPTED
     if outcome.unreachable:
         click.secho(f"WARNING: {outcome.unreachable}", fg="red", bold=True, err=True)
     elif outcome.keys_note and any(e.state == State.WAITING_KEYS for e in outcome.entries):

@@ -49,13 +49,20 @@ class CheckUsageError(Exception):
 
 
 @dataclass(frozen=True)
-class CheckOptions:
-    """``linkkeeper check``'s options, parsed (see ``cli.check``)."""
+class Selection:
+    """What a run works on: the curriculum, the ledger, and the readings picked by ID and week
+    (:func:`select`); check's and archive's options both start with it."""
 
     readings: Path
     snapshots: Path
     ids: tuple[str, ...] = ()
     week: int | None = None
+
+
+@dataclass(frozen=True)
+class CheckOptions(Selection):
+    """``linkkeeper check``'s options, parsed (see ``cli.check``)."""
+
     fmt: str = "text"
     output: Path | None = None
     fail_on: str = "dead"
@@ -112,16 +119,13 @@ def main(
     except LedgerError as exc:  # LedgerLocked included
         raise CheckUsageError(str(exc)) from None
     except KeyboardInterrupt:
-        report_damage(ledger.damaged)
-        click.secho(
+        return interrupted(
+            ledger.damaged,
             f"Interrupted: {run.recorded if run else 0} of {len(selected)} readings were "
             f"checked and recorded in "
             f"{options.snapshots}/ (nothing half-written); run the same command again to "
             "check the rest.",
-            fg="yellow",
-            err=True,
         )
-        return EXIT_INTERRUPTED
 
     if outcome.notice and (options.fmt != "text" or options.output is not None):
         click.secho(f"WARNING: {outcome.notice}", fg="red", bold=True, err=True)  # else in text
@@ -156,6 +160,14 @@ def report_damage(damaged: Mapping[str, DamagedRecord], what: str = "") -> bool:
     for line in damage_report(damaged, what=what):
         click.secho(line, fg="red", err=True)
     return bool(damaged)
+
+
+def interrupted(damaged: Mapping[str, DamagedRecord], kept: str) -> int:
+    """Ctrl-C stopped a run (check, archive): name the damaged records met so far, say what
+    is kept and how to go on, and exit 130."""
+    report_damage(damaged)
+    click.secho(kept, fg="yellow", err=True)
+    return EXIT_INTERRUPTED
 
 
 def accept_drift(ledger: Ledger, ids: Sequence[str], now: datetime) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from linkkeeper import __version__
+from linkkeeper.cli import options as shared
 from linkkeeper.cli.archive import archive_command
 from linkkeeper.cli.check import check_command
 from linkkeeper.cli.curriculum import import_command, list_command
@@ -110,11 +111,9 @@ def _config_path_from_args(args: list[str]) -> Path | None:
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="linkkeeper")
-@click.option(
+@shared.option(
     "--config",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="LINKKEEPER_CONFIG",
-    show_envvar=True,
+    type=shared.FILE,
     help="Config file (default: the nearest pyproject.toml with [tool.linkkeeper]).",
 )
 def cli(config: Path | None) -> None:
@@ -135,7 +134,9 @@ def main() -> None:
 
 
 # Each command's options and wiring live in its module (cli/check.py ...).
-# The commands, in the order they were always registered (option variables depend on it).
+# The commands, in the order they were always registered. No two share an option object
+# (groups such as check's run options are declared anew on each), so the variables
+# given below do not depend on this order.
 for _command in (
     list_command,
     import_command,
@@ -155,15 +156,13 @@ for _command in (
 
 def _give_every_option_a_variable(group: click.Group) -> None:
     """Every option can come from the environment (the README promises it): options without a
-    shared ``LINKKEEPER_<OPTION>`` variable get ``LINKKEEPER_<COMMAND>_<OPTION>``, so that a
-    variable meant for one command (``LINKKEEPER_FORMAT=github`` for check) never reaches
-    another whose choices differ."""
+    shared ``LINKKEEPER_<OPTION>`` variable (``shared.option(..., own=True)``) get
+    ``LINKKEEPER_<COMMAND>_<OPTION>``, so that a variable meant for one command
+    (``LINKKEEPER_FORMAT=github`` for check) never reaches another whose choices differ."""
     for name, command in group.commands.items():
         for param in command.params:
             if isinstance(param, click.Option) and param.envvar is None and param.opts:
-                option = max(param.opts, key=len).lstrip("-").replace("-", "_").upper()
-                prefix = name.replace("-", "_").upper()
-                param.envvar = f"LINKKEEPER_{prefix}_{option}"
+                param.envvar = shared.variable(param.opts, name)
                 param.show_envvar = True
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,93 +9,65 @@ import click
 
 from linkkeeper.cli import options as shared
 
-
 # -- archive ---------------------------------------------------------------------------------
-@click.command("archive")
-@click.argument("ids", nargs=-1)
-@click.option(
-    "--week",
-    type=click.IntRange(min=1),
-    envvar="LINKKEEPER_WEEK",
-    show_envvar=True,
-    help="Archive this week's readings (added to any IDs given).",
+# Where the Wayback Machine is and how hard to press it: nightly takes these too.
+tuning_options = shared.stack(
+    shared.option(
+        "--wayback-url",
+        show_default="https://web.archive.org",
+        metavar="URL",
+        help="Save Page Now, CDX and replay base URL.",
+    ),
+    shared.option(
+        "--availability-url",
+        show_default="https://archive.org/wayback/available",
+        metavar="URL",
+        help="The availability API (a hint only; CDX decides).",
+    ),
+    shared.duration_option(
+        "--if-not-archived-within",
+        "30d",
+        "No new capture when one is younger than this (e.g. 30d, 12h).",
+    ),
+    shared.option(
+        "--captures-per-minute",
+        type=click.FloatRange(min=0, min_open=True),
+        default=6.0,
+        help="Submissions per minute (shared by all running captures).",
+    ),
+    shared.seconds_option(
+        "--poll-interval", 3.0, "Seconds between status polls of a running capture."
+    ),
+    shared.seconds_option(
+        "--poll-deadline",
+        120.0,
+        "Stop polling a capture after this long; the next run polls it again.",
+    ),
+    shared.seconds_option(
+        "--cdx-interval",
+        2.0,
+        "Minimum gap between CDX searches (the CDX server allows about 30 a minute).",
+    ),
 )
-@shared.readings_option
-@shared.snapshots_option
-@click.option(
+
+
+@click.command("archive")
+@shared.selection_options("Archive")
+@shared.option(
     "--dry-run",
     is_flag=True,
-    envvar="LINKKEEPER_DRY_RUN",
-    show_envvar=True,
     help="Look up captures and show what would be submitted; write and submit nothing.",
 )
-@shared.shared_envvar("fmt", "LINKKEEPER_FORMAT")
-@shared.format_option("text", "json")
-@click.option(
-    "--remap",
-    multiple=True,
-    type=shared.RemapRule(),
-    envvar="LINKKEEPER_REMAP",
-    show_envvar=True,
-    help="Connect to URLs matching the regex PATTERN at REPLACEMENT instead (repeatable; "
+@shared.format_option("text", "json", own=False)
+@shared.reach_options(
+    remap="Connect to URLs matching the regex PATTERN at REPLACEMENT instead (repeatable; "
     "the ledger keeps the public URLs).",
+    private="Allow the archive endpoints on private or loopback addresses (sandbox, mirrors).",
 )
-@click.option(
-    "--allow-private",
-    is_flag=True,
-    envvar="LINKKEEPER_ALLOW_PRIVATE",
-    show_envvar=True,
-    help="Allow the archive endpoints on private or loopback addresses (sandbox, mirrors).",
-)
-@click.option(
-    "--wayback-url",
-    envvar="LINKKEEPER_WAYBACK_URL",
-    show_envvar=True,
-    show_default="https://web.archive.org",
-    metavar="URL",
-    help="Save Page Now, CDX and replay base URL.",
-)
-@click.option(
-    "--availability-url",
-    envvar="LINKKEEPER_AVAILABILITY_URL",
-    show_envvar=True,
-    show_default="https://archive.org/wayback/available",
-    metavar="URL",
-    help="The availability API (a hint only; CDX decides).",
-)
-@click.option(
-    "--if-not-archived-within",
-    default="30d",
-    callback=shared.duration,
-    show_default=True,
-    envvar="LINKKEEPER_IF_NOT_ARCHIVED_WITHIN",
-    show_envvar=True,
-    metavar="DURATION",
-    help="No new capture when one is younger than this (e.g. 30d, 12h).",
-)
-@click.option(
-    "--captures-per-minute",
-    type=click.FloatRange(min=0, min_open=True),
-    default=6.0,
-    show_default=True,
-    envvar="LINKKEEPER_CAPTURES_PER_MINUTE",
-    show_envvar=True,
-    help="Submissions per minute (shared by all running captures).",
-)
-@shared.seconds_option("--poll-interval", 3.0, "Seconds between status polls of a running capture.")
-@shared.seconds_option(
-    "--poll-deadline", 120.0, "Stop polling a capture after this long; the next run polls it again."
-)
-@shared.seconds_option(
-    "--cdx-interval",
-    2.0,
-    "Minimum gap between CDX searches (the CDX server allows about 30 a minute).",
-)
-@click.option(
+@tuning_options
+@shared.option(
     "--refresh-captures",
     is_flag=True,
-    envvar="LINKKEEPER_REFRESH_CAPTURES",
-    show_envvar=True,
     help="Look up existing captures again even when the recorded ones are fresh.",
 )
 @shared.health_policy_options
@@ -115,19 +86,11 @@ def archive_command(ids: tuple[str, ...], readings: Path, **options: Any) -> Non
     """
     from linkkeeper.archive import ArchiveOptions, ArchiveUsageError, main
 
-    ctx = click.get_current_context()
-    config = ctx.meta.get("linkkeeper.config")
     policy = shared.health_policy(options)
+    settings = shared.from_config("user_agent_contact")
     archive_options = ArchiveOptions(
-        readings=readings,
-        ids=ids,
-        policy=policy,
-        user_agent_contact=config.shared.get("user_agent_contact") if config else None,
-        **options,
+        readings=readings, ids=ids, policy=policy, **settings, **options
     )
-    curriculum = shared.load_curriculum(readings)
-    try:
-        code = main(archive_options, curriculum.readings())
-    except ArchiveUsageError as exc:
-        shared.fail(str(exc))
-    sys.exit(code)
+    shared.run_stage(
+        readings, lambda curriculum: main(archive_options, curriculum.readings()), ArchiveUsageError
+    )

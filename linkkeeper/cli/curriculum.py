@@ -12,10 +12,9 @@ from linkkeeper.cli import options as shared
 
 
 @click.command("list")
-@shared.readings_option
-@shared.snapshots_option
+@shared.ledger_options
 @shared.format_option("table", "json")
-@click.option("--week", type=click.IntRange(min=1), help="Show only this week.")
+@shared.option("--week", type=click.IntRange(min=1), own=True, help="Show only this week.")
 def list_command(readings: Path, snapshots: Path, fmt: str, week: int | None) -> None:
     """Show the curriculum offline: weeks, readings and the kind of each link.
 
@@ -38,12 +37,13 @@ def list_command(readings: Path, snapshots: Path, fmt: str, week: int | None) ->
 
 @click.command("import")
 @click.argument("page", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
+@shared.option(
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=shared.FILE,
+    own=True,
     help="The curriculum file to create or merge into (default: the configured readings).",
 )
-@click.option("--write", is_flag=True, help="Apply the changes to an existing file.")
+@shared.option("--write", is_flag=True, own=True, help="Apply the changes to an existing file.")
 def import_command(page: Path, output: Path | None, write: bool) -> None:
     """Import a Markdown reading-list page into readings.yaml.
 

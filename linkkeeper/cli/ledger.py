@@ -12,15 +12,14 @@ from linkkeeper.cli import options as shared
 # -- show (one reading, everything known) ------------------------------------------------------
 @click.command("show")
 @click.argument("reading_id", metavar="ID")
-@shared.readings_option
-@shared.snapshots_option
+@shared.ledger_options
 @shared.format_option("text", "json")
-@click.option(
+@shared.option(
     "--checks",
     "history",
     type=click.IntRange(min=1),
     default=10,
-    show_default=True,
+    own=True,
     help="Recent checks to list in the text view (JSON lists all kept).",
 )
 def show_command(reading_id: str, readings: Path, snapshots: Path, fmt: str, history: int) -> None:
@@ -57,12 +56,9 @@ def show_command(reading_id: str, readings: Path, snapshots: Path, fmt: str, his
 
 # -- prune (the only command that deletes ledger records) ------------------------------------
 @click.command("prune")
-@shared.readings_option
-@shared.snapshots_option
-@click.option(
-    "--yes",
-    is_flag=True,
-    help="Really delete; without it, only list what would go.",
+@shared.ledger_options
+@shared.option(
+    "--yes", is_flag=True, own=True, help="Really delete; without it, only list what would go."
 )
 def prune_command(readings: Path, snapshots: Path, yes: bool) -> None:
     """Delete the ledger records of readings that left readings.yaml (orphans).

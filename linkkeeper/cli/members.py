@@ -35,23 +35,16 @@ def members_view(readings: Path, snapshots: Path, now: str | None = None) -> Any
 
 
 @click.command("publish")
-@shared.readings_option
-@shared.snapshots_option
-@click.option(
+@shared.ledger_options
+@shared.page_options(
     "--output",
-    type=click.Path(file_okay=False, path_type=Path),
-    default="site",
-    show_default=True,
-    help="Folder for the page (index.html).",
+    page="Folder for the page (index.html).",
+    markdown="Also write the list as GitHub Markdown to this file, e.g. READINGS.md.",
 )
-@click.option(
-    "--markdown",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the list as GitHub Markdown to this file, e.g. READINGS.md.",
-)
-@click.option(
+@shared.option(
     "--now",
     metavar="DATE",
+    own=True,
     help="The 'status as of' date to print (ISO); default: the newest check in the ledger.",
 )
 def publish_command(
@@ -76,31 +69,19 @@ def publish_command(
 
 @click.command("week")
 @click.argument("number", type=click.IntRange(min=1))
-@shared.readings_option
-@shared.snapshots_option
+@shared.ledger_options
 @shared.format_option("discord", "markdown", "json")
-@click.option(
+@shared.option(
     "--post",
     is_flag=True,
+    own=True,
     help="Post it to Discord through the webhook and record the message ids in the ledger "
     "(a week already posted is updated in place, never posted twice).",
 )
-@shared.discord_webhook_option
-@shared.discord_retries_option
-@click.option(
-    "--remap",
-    multiple=True,
-    type=shared.RemapRule(),
-    envvar="LINKKEEPER_REMAP",
-    show_envvar=True,
-    help="Reach URLs matching the regex PATTERN at REPLACEMENT instead (e.g. a sandbox).",
-)
-@click.option(
-    "--allow-private",
-    is_flag=True,
-    envvar="LINKKEEPER_ALLOW_PRIVATE",
-    show_envvar=True,
-    help="Allow a webhook at a private, loopback or link-local address.",
+@shared.discord_options
+@shared.reach_options(
+    remap="Reach URLs matching the regex PATTERN at REPLACEMENT instead (e.g. a sandbox).",
+    private="Allow a webhook at a private, loopback or link-local address.",
 )
 def week_command(
     number: int, readings: Path, snapshots: Path, fmt: str, post: bool, **discord: Any
@@ -183,9 +164,8 @@ def _post_week(
 
 @click.command("open")
 @click.argument("reading_id", metavar="ID")
-@shared.readings_option
-@shared.snapshots_option
-@click.option("--browser", is_flag=True, help="Also open the link in the web browser.")
+@shared.ledger_options
+@shared.option("--browser", is_flag=True, own=True, help="Also open the link in the web browser.")
 def open_command(reading_id: str, readings: Path, snapshots: Path, browser: bool) -> None:
     """Print the best working link for reading ID: the original while it is healthy, else
     its archived copy (from the week it was assigned, else the latest).

@@ -3,80 +3,67 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import click
 
 from linkkeeper.cli import options as shared
-from linkkeeper.cli.archive import archive_command
-from linkkeeper.cli.check import check_command
+from linkkeeper.cli.archive import tuning_options
+from linkkeeper.cli.check import report_format, run_options
+
 
 # -- nightly, demo, sandbox (the schedule and the first run) ----------------------------------
-# nightly shares these options (and their environment variables) with check
-_NIGHTLY_FROM_CHECK = ("readings", "snapshots", "fmt", "fail_on", "remap", "allow_private",
-                       "max_age", "force", "max_concurrency", "host_concurrency",
-                       "host_interval", "retries", "retry_after_cap", "link_timeout",
-                       "retry_budget", "dead_after_failures", "dead_after_hours",
-                       "canary")  # fmt: skip
-
-
 @click.command("nightly")
-@click.option(
+@shared.ledger_options
+@report_format
+@run_options
+@shared.page_options(
     "--site",
-    type=click.Path(file_okay=False, path_type=Path),
-    default="site",
-    show_default=True,
-    help="Folder for the published page (index.html).",
+    page="Folder for the published page (index.html).",
+    markdown="The list as GitHub Markdown, committed beside readings.yaml.",
+    markdown_default="READINGS.md",
 )
-@click.option(
-    "--markdown",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default="READINGS.md",
-    show_default=True,
-    help="The list as GitHub Markdown, committed beside readings.yaml.",
-)
-@click.option(
+@shared.option(
     "--issue/--no-issue",
     default=True,
-    show_default=True,
+    own=True,
     help="Keep the rolling GitHub issue up to date (token from GITHUB_TOKEN).",
 )
-@click.option(
+@shared.option(
     "--github-repo",
     metavar="OWNER/NAME",
     envvar="GITHUB_REPOSITORY",
-    show_envvar=True,
     help="The repository of the rolling issue.",
 )
-@click.option(
+@shared.option(
     "--github-api",
     metavar="URL",
     default="https://api.github.com",
-    show_default=True,
     envvar="GITHUB_API_URL",
-    show_envvar=True,
     help="GitHub's REST API (GitHub Enterprise: https://HOST/api/v3).",
 )
-@click.option(
+@shared.option(
     "--summary-file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=shared.FILE,
     envvar="GITHUB_STEP_SUMMARY",
-    show_envvar=True,
     help="Append the night's Markdown summary to FILE (the job summary in Actions).",
 )
-@click.option(
+@shared.option(
     "--issue-file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=shared.FILE,
+    own=True,
     help="Also write the rolling-issue text to FILE (works without GitHub).",
 )
-@click.option(
+@shared.option(
     "--commit-message-file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=shared.FILE,
+    own=True,
     help="Write a commit message saying what changed ('linkkeeper: 2 dead, 1 failing').",
 )
-@shared.discord_webhook_option
-@shared.discord_retries_option
+@shared.discord_options
+@tuning_options
 def nightly_command(readings: Path, snapshots: Path, **options: Any) -> None:
     """The scheduled job: check, archive, publish, then a summary and the rolling issue.
 
@@ -96,55 +83,48 @@ def nightly_command(readings: Path, snapshots: Path, **options: Any) -> None:
     from linkkeeper.check import CheckOptions
     from linkkeeper.nightly import NightlyError, NightlyOptions, main
 
-    config = click.get_current_context().meta.get("linkkeeper.config")
     policy = shared.health_policy(options)
-    check = {name: options.pop(name) for name in _NIGHTLY_FROM_CHECK if name in options}
-    archive = {name: options.pop(name) for name in _NIGHTLY_FROM_ARCHIVE if name in options}
+    # check's options go to the check stage; what NightlyOptions does not take, to archive
+    check = {f.name: options.pop(f.name) for f in fields(CheckOptions) if f.name in options}
+    own = {f.name for f in fields(NightlyOptions)}
+    archive = {name: options.pop(name) for name in list(options) if name not in own}
     try:
         keys = load_keys()
     except KeysError as exc:
         shared.fail(str(exc))
+    settings = shared.from_config("hosts", "user_agent_contact")
     nightly = NightlyOptions(
         check=CheckOptions(
-            readings=readings,
-            snapshots=snapshots,
-            hosts=config.hosts if config else {},
-            user_agent_contact=config.shared.get("user_agent_contact") if config else None,
-            policy=policy,
-            **check,
+            readings=readings, snapshots=snapshots, policy=policy, **settings, **check
         ),
         github_token=os.environ.get("GITHUB_TOKEN") or None,
         ia_keys=keys,
         archive=archive,
         **options,
     )
-    curriculum = shared.load_curriculum(readings, cache_dir=snapshots)
-    try:
-        code = main(nightly, curriculum)
-    except NightlyError as exc:
-        shared.fail(str(exc))
-    sys.exit(code)
-
-
-nightly_command.params[:0] = [p for p in check_command.params if p.name in _NIGHTLY_FROM_CHECK]
+    shared.run_stage(
+        readings, lambda curriculum: main(nightly, curriculum), NightlyError, cache_dir=snapshots
+    )
 
 
 @click.command("demo")
-@click.option(
+@shared.option(
     "--keep",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=shared.FOLDER,
+    own=True,
     help="Keep the output (ledger, site, issue text) in DIR, a new or empty folder.",
 )
-@click.option(
+@shared.option(
     "--readings",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    own=True,
     help="The curriculum (default: ./readings.yaml, else the copy shipped with linkkeeper).",
 )
-@click.option(
+@shared.option(
     "--nights",
     type=click.IntRange(1, 7),
     default=3,
-    show_default=True,
+    own=True,
     help="Nights to simulate, a day apart (a link is dead after 3 failures over 48 h).",
 )
 def demo_command(keep: Path | None, readings: Path | None, nights: int) -> None:
@@ -163,9 +143,10 @@ def demo_command(keep: Path | None, readings: Path | None, nights: int) -> None:
 
 
 @click.command("sandbox")
-@click.option(
+@shared.option(
     "--rules-file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=shared.FILE,
+    own=True,
     help="Also write the remap rules to FILE, one per line (for LINKKEEPER_REMAP).",
 )
 def sandbox_command(rules_file: Path | None) -> None:
@@ -176,10 +157,3 @@ def sandbox_command(rules_file: Path | None) -> None:
     from linkkeeper.demo import serve
 
     serve(rules_file)
-
-
-# nightly also takes archive's tuning options (archive is defined above, so they join here)
-_NIGHTLY_FROM_ARCHIVE = ("wayback_url", "availability_url", "if_not_archived_within",
-                         "captures_per_minute", "poll_interval", "poll_deadline",
-                         "cdx_interval")  # fmt: skip
-nightly_command.params += [p for p in archive_command.params if p.name in _NIGHTLY_FROM_ARCHIVE]
