@@ -10,8 +10,9 @@ requests to a host. The server runs in a child process so only the client's CPU 
 (``process_time``); each round's figure is printed and the median kept.
 
 ``--references`` adds the same load without the Fetcher's scheduler, guard and redirect
-handling: bare aiohttp (the floor), an ``httpx.Request`` handed straight to the aiohttp
-transport (the floor while the API is httpx) and ``httpx.AsyncClient`` over that transport.
+handling: bare aiohttp (the floor: the Fetcher calls aiohttp directly), then what it used to sit
+on, an ``httpx.Request`` handed straight to httpx-aiohttp's transport and ``httpx.AsyncClient``
+over that transport.
 The machine's other load moves every figure; compare figures from one run, or alternate runs.
 ``--profile FILE`` runs one Fetcher round under cProfile and prints the top functions by tottime.
 """

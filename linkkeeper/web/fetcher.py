@@ -1,13 +1,34 @@
 """Fetch one URL well, many URLs fast and politely: the HTTP layer under the judges and Wayback.
 
-:class:`Fetcher` owns one httpx transport (httpx-aiohttp's, about a third of httpx's own pool's
-CPU per request), a per-run ``httpx.Cookies`` jar, the per-host scheduler
+:class:`Fetcher` owns one ``aiohttp.ClientSession`` (no cookie jar, no redirects, no decoding of
+its own), a per-run ``httpx.Cookies`` jar, the per-host scheduler
 (:mod:`linkkeeper.web.politeness`) and the private-address guard (:mod:`linkkeeper.web.netsafety`).
-It builds each ``httpx.Request`` itself and hands it to the transport: it already follows
-redirects and keeps cookies on its own, and ``AsyncClient.send`` around the transport cost more
-CPU than the transport (header merging, cookie extraction on every response).
 :meth:`Fetcher.fetch` never raises for network trouble: it always returns a
 :class:`~linkkeeper.core.models.FetchResult` whose ``error`` names the failure class.
+
+It calls aiohttp directly. It used to build an ``httpx.Request`` per hop and hand it to
+httpx-aiohttp's transport, which wrapped aiohttp's answer in an ``httpx.Response``; on a steady
+night those objects (URL copies, header encoding and decoding, exception mapping, the stream
+wrapper) cost more CPU than aiohttp's own request. What went on the wire then is kept byte for
+byte, because servers (and the ledger's history) saw it:
+
+- *Headers:* httpx's list, handed to aiohttp as ``httpx.Headers.items()``: lower-case names,
+  ``host`` first (the real URL's, also when ``--remap`` connects elsewhere), then
+  ``Content-Length: 0`` for a bodiless POST/PUT/PATCH, the client defaults updated by the
+  browser headers and User-Agent, the host's configured headers, the call's (an updated name
+  moves to the end), and ``cookie`` last. The merged defaults are built once per run (and per
+  configured host); a request copies them. A request outside that plain case (a form body, a
+  name that changes httpx's own bookkeeping: ``host``, ``content-length``,
+  ``transfer-encoding``, ``cookie``, or header text httpx would refuse) is still built by
+  ``httpx.Request``, exactly as before, and only its headers and body are used.
+- *URL:* ``str(httpx.URL)`` (the remapped one when a rule applies), which aiohttp requotes as
+  it did under the transport.
+- *Cookies:* the jar stays ``httpx.Cookies`` (real URL space); httpx objects are built for it
+  only when it holds cookies (the ``Cookie`` header) or an answer sets some.
+- *Answers:* headers become ``dict(httpx.Headers(raw).items())`` as the judges always read them
+  (see :func:`_answer_headers`); the body is read in the transport's 16 KiB pieces, so the
+  inflater sees the same chunks; aiohttp's exceptions reach :func:`classify` without httpx's
+  wrapping, which it looked through anyway (innermost cause first).
 
 Usage::
 
@@ -35,13 +56,12 @@ from urllib import robotparser
 import aiohttp
 import httpx
 from aiohttp.abc import AbstractResolver
-from httpx_aiohttp import AiohttpTransport
 
 from linkkeeper import __version__
 from linkkeeper.core import FetchResult, HostOverride, textsafe
 from linkkeeper.web.netsafety import GuardedResolver, PrivateAddressRefused, literal_refusal
 from linkkeeper.web.politeness import HostPolicy, HostScheduler
-from linkkeeper.web.remap import Remapper, RemapTransport, in_original_space
+from linkkeeper.web.remap import Remapper, in_original_space
 
 CONTACT = "https://github.com/ai-workshop/linkkeeper"
 
@@ -79,6 +99,12 @@ FINAL_ERRORS = frozenset({"dns", "connect", "tls", "private-address", "invalid-u
 ROBOTS_MAX_BODY = 512 * 1024
 DETAIL_MAX = 500  # characters of an error's own words kept in a reason
 NOT_MODIFIED = 304
+READ_CHUNK = 16 * 1024  # httpx-aiohttp's read size: the inflater keeps seeing the same pieces
+# httpx sends "Content-Length: 0" when these methods carry no body.
+BODILESS_LENGTH_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Header names httpx.Request treats specially (its own Host and Content-Length, the jar's
+# Cookie): a request naming one is built by httpx itself (see Fetcher._exact_request).
+HTTPX_MANAGED = frozenset({"host", "content-length", "transfer-encoding", "cookie"})
 UNASKED_304 = (
     "304 Not Modified answering a request that carried no validators (If-None-Match, "
     "If-Modified-Since): the answer says nothing about the page"
@@ -134,9 +160,10 @@ class FetchSettings:
     max_crawl_delay: float = 30.0
 
 
-# Failure classes. Checked innermost cause first: httpx-aiohttp re-raises aiohttp errors as
-# loosely matching httpx ones (a refused connection becomes ConnectTimeout), so the aiohttp
-# and OS exceptions underneath decide. First matching row wins.
+# Failure classes. Checked innermost cause first: the aiohttp and OS exceptions underneath
+# decide (httpx-aiohttp used to re-raise aiohttp's as loosely matching httpx ones, a refused
+# connection as ConnectTimeout; httpx's rows remain for httpx's own errors). First matching
+# row wins.
 ERROR_CLASSES: tuple[tuple[type[BaseException], str], ...] = (
     (PrivateAddressRefused, "private-address"),  # our resolver's refusal (see netsafety)
     (aiohttp.ClientConnectorDNSError, "dns"),
@@ -228,6 +255,37 @@ def _wall(result: FetchResult) -> bool:
     return wall_answer(result)
 
 
+def _answer_headers(raw: tuple[tuple[bytes, bytes], ...]) -> dict[str, str]:
+    """``dict(httpx.Headers(raw).items())``, the answer headers as the judges have always read
+    them: lower-case names, a repeated field joined with ", " (Set-Cookie too, in order),
+    decoded as ASCII, else UTF-8, else ISO-8859-1, one choice for the whole block (httpx's
+    ``Headers.encoding``)."""
+    for encoding in ("ascii", "utf-8"):
+        try:
+            return _joined_headers(raw, encoding)
+        except UnicodeDecodeError:
+            continue
+    return _joined_headers(raw, "iso-8859-1")
+
+
+def _joined_headers(raw: tuple[tuple[bytes, bytes], ...], encoding: str) -> dict[str, str]:
+    joined: dict[str, str] = {}
+    for name, value in raw:
+        key, text = name.lower().decode(encoding), value.decode(encoding)
+        if key in joined:
+            joined[key] += f", {text}"
+        else:
+            joined[key] = text
+    return joined
+
+
+def _wire_pairs(headers: httpx.Headers) -> tuple[tuple[str, str], ...] | None:
+    """Merged default headers as httpx-aiohttp handed them to aiohttp (``items()``: lower-case
+    names); ``None`` when they name a header httpx manages itself (see ``HTTPX_MANAGED``)."""
+    pairs = tuple(headers.items())
+    return None if any(name in HTTPX_MANAGED for name, _ in pairs) else pairs
+
+
 def is_transient(result: FetchResult) -> bool:
     """Worth another try: timeouts, resets, 408, 429, 5xx (never refused/DNS/other 4xx)."""
     if result.error is not None:
@@ -313,8 +371,9 @@ class Fetcher:
         self._robots_hosts = {h.lower() for h in s.robots_crawl_delay_hosts}
         self._robots_done: set[str] = set()
         self._robots_locks: dict[str, asyncio.Lock] = {}
-        # Built once per run (per host with configured headers), copied into each request:
-        # what httpx.AsyncClient(headers=...) sent, its own defaults first, in its order.
+        # Built once per run (per host with configured headers): what httpx.AsyncClient(
+        # headers=...) sent, its own defaults first, in its order. httpx merges them (and
+        # refuses text it cannot send) as it always did; each request copies the result.
         self._headers = httpx.Headers(CLIENT_DEFAULT_HEADERS)
         self._headers.update({**BROWSER_HEADERS, "User-Agent": s.user_agent})
         self._headers_by_host: dict[str, httpx.Headers] = {}
@@ -322,31 +381,36 @@ class Fetcher:
             if override.headers:
                 merged = self._headers_by_host[host.lower()] = httpx.Headers(self._headers)
                 merged.update(dict(override.headers))
-        # No pool timeout: the total deadline (asyncio.timeout around each hop) starts first
-        # and is as long, so aiohttp's pool/connect timer could never fire; it cost a timer.
-        timeout = httpx.Timeout(
-            s.connect_timeout, read=s.read_timeout, write=s.read_timeout, pool=None
+        self._wire_headers = _wire_pairs(self._headers)
+        self._wire_headers_by_host = {
+            host: _wire_pairs(merged) for host, merged in self._headers_by_host.items()
+        }
+        # No pool (connect) timeout: the total deadline (asyncio.timeout around each hop) starts
+        # first and is as long, so aiohttp's pool/connect timer could never fire; it cost a timer.
+        self._timeout = aiohttp.ClientTimeout(
+            sock_connect=s.connect_timeout, sock_read=s.read_timeout
         )
-        self._extensions = {"timeout": timeout.as_dict()}
         self._cookies = httpx.Cookies()
-        self._transport: httpx.AsyncBaseTransport | None = None
+        self._open = False
+        self._session: aiohttp.ClientSession | None = None  # made by the first request
         self.retry_budget_left = s.retry_budget  # spent by retry waits, over the whole run
 
     # -- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
-        inner = AiohttpTransport(client=self._new_session)
-        self._transport = RemapTransport(inner, self.remap) if self.remap else inner
+        self._open = True
         self._cookies = httpx.Cookies()  # one jar per run
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._transport is not None:
-            await self._transport.aclose()
-            self._transport = None
+        self._open = False
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     def _new_session(self) -> aiohttp.ClientSession:
-        """The aiohttp session under httpx: no cookie jar of its own (the fetcher keeps the jar
-        in real-URL space), no per-host limit (the scheduler decides), roomy header limits."""
+        """The run's aiohttp session, made by its first request (a run that fetches nothing
+        opens nothing): no cookie jar of its own (the fetcher keeps the jar in real-URL space),
+        no per-host limit (the scheduler decides), roomy header limits."""
         connector = aiohttp.TCPConnector(
             limit=self.settings.max_concurrency,
             limit_per_host=0,
@@ -367,10 +431,9 @@ class Fetcher:
         """The run's cookie jar (original URL space)."""
         return self._cookies
 
-    def _require_transport(self) -> httpx.AsyncBaseTransport:
-        if self._transport is None:
+    def _require_open(self) -> None:
+        if not self._open:
             raise RuntimeError("use the Fetcher inside 'async with Fetcher(...) as fetcher'")
-        return self._transport
 
     # -- public API -----------------------------------------------------------------------
     async def fetch(
@@ -390,7 +453,7 @@ class Fetcher:
         the settings for this call. ``revalidate`` makes the request conditional (a 304 then
         comes back with ``not_modified``); ``digest`` hashes the body as it streams in
         (``body_sha256``)."""
-        self._require_transport()
+        self._require_open()
         started = time.monotonic()
         deadline = started + self.settings.link_timeout
         cap = self.settings.max_body if max_body is None else max_body
@@ -494,6 +557,7 @@ class Fetcher:
             )  # fmt: skip
         seen = {self._visit_key(method, url, current)}
         current_text = url
+        wire_text = str(current)  # what goes on the wire; later hops' current_text already is
         while True:
             sent = headers
             if (
@@ -504,8 +568,8 @@ class Fetcher:
             ):
                 sent = {**(headers or {}), **validators}
             hop = await self._send(
-                current, current_text, method, sent, data, cap, digest=digest,
-                conditional=sent is not headers, deadline=deadline,
+                current, current_text, method, sent, data, cap, wire_text=wire_text,
+                digest=digest, conditional=sent is not headers, deadline=deadline,
             )  # fmt: skip
             hop.url, hop.redirects = url, redirects
             location = hop.headers.get("location")
@@ -527,7 +591,7 @@ class Fetcher:
                     "is not an http(s) address; the reading's own URL is fine"
                 )
                 return hop
-            current_text = str(current)
+            current_text = wire_text = str(current)
             redirects.append((hop.status, current_text))
             if len(redirects) > self.settings.max_redirects:
                 hop.error = "too-many-redirects"
@@ -555,7 +619,55 @@ class Fetcher:
         return method, text, probe.headers.get("cookie")
 
     # -- one hop --------------------------------------------------------------------------
-    def _request(
+    def _plain_headers(
+        self,
+        method: str,
+        url: httpx.URL,
+        host: str,
+        headers: Mapping[str, str] | None,
+    ) -> list[tuple[str, str]] | None:
+        """The header list ``httpx.Request`` built and httpx-aiohttp handed aiohttp (its
+        ``items()``), for the plain case: no body, and only plain ASCII header text whose names
+        httpx does not manage itself. ``None`` otherwise: :meth:`_exact_request` builds it."""
+        base = self._wire_headers_by_host.get(host, self._wire_headers)
+        if base is None:  # the host's configured headers name a header httpx manages
+            return None
+        sent = [("host", url.netloc.decode("ascii"))]
+        if method in BODILESS_LENGTH_METHODS:
+            sent.append(("content-length", "0"))
+        if not headers:
+            sent += base
+        else:
+            names: set[str] = set()
+            added = []
+            for name, value in headers.items():
+                if not (type(name) is str and type(value) is str):
+                    return None
+                if not (name.isascii() and value.isascii()):
+                    return None  # httpx raises UnicodeEncodeError: let it, as before
+                lower = name.lower()
+                if lower in names or lower in HTTPX_MANAGED:
+                    return None
+                names.add(lower)
+                added.append((lower, value))
+            sent += [pair for pair in base if pair[0] not in names]  # updated names move last
+            sent += added
+        if self._cookies:
+            cookie = self._cookie_header(method, url)
+            if cookie is not None:
+                sent.append(("cookie", cookie))
+        return sent
+
+    def _cookie_header(self, method: str, url: httpx.URL) -> str | None:
+        """The ``Cookie`` value the jar gives this request (httpx's cookie adapter needs an
+        ``httpx.Request``; only the URL and method matter to it, so a bare one is asked). A
+        value httpx cannot encode raises ``UnicodeEncodeError`` here, as it did before."""
+        probe = httpx.Request(method, url)
+        self._cookies.set_cookie_header(probe)
+        cookie: str | None = probe.headers.get("cookie")
+        return cookie
+
+    def _exact_request(
         self,
         method: str,
         url: httpx.URL,
@@ -564,15 +676,32 @@ class Fetcher:
         data: Mapping[str, str] | None,
     ) -> httpx.Request:
         """What ``AsyncClient.build_request`` would build: default, host and call headers (in
-        that order of precedence, lowest first), the run's cookies, the timeouts."""
+        that order of precedence, lowest first), the form body, the run's cookies. Used for
+        what :meth:`_plain_headers` does not reproduce (form posts, odd header names or text):
+        rare, so httpx itself decides, exactly as before."""
         merged = self._headers_by_host.get(host, self._headers)
         if headers:
             merged = httpx.Headers(merged)
             merged.update(headers)
-        request = httpx.Request(method, url, headers=merged, data=data, extensions=self._extensions)
+        request = httpx.Request(method, url, headers=merged, data=data)
         if self._cookies:
             self._cookies.set_cookie_header(request)
         return request
+
+    def _target(self, url: httpx.URL, wire: str) -> tuple[str, httpx.URL | None, Exception | None]:
+        """Where the socket goes: ``(URL text for aiohttp, parsed, error)``. Under ``--remap``
+        the rewritten URL, normalised by httpx as ``RemapTransport`` did; a rewrite httpx cannot
+        parse is raised when the request is sent, where the transport raised it."""
+        if self.remap is None:
+            return wire, url, None
+        mapped = self.remap.apply(wire)
+        if mapped == wire:
+            return wire, url, None
+        try:
+            parsed = httpx.URL(mapped)
+        except httpx.InvalidURL as exc:
+            return mapped, None, exc
+        return str(parsed), parsed, None
 
     async def _send(
         self,
@@ -583,12 +712,14 @@ class Fetcher:
         data: Mapping[str, str] | None,
         cap: int,
         *,
+        wire_text: str | None = None,
         digest: bool = False,
         conditional: bool = False,
         deadline: float | None = None,
     ) -> FetchResult:
         """One request. A 304 is ``not_modified`` only when this very request was
-        ``conditional``; any other 304 is a broken answer (``protocol``), never a live page."""
+        ``conditional``; any other 304 is a broken answer (``protocol``), never a live page.
+        ``wire_text`` is ``str(url)`` when the caller has it already."""
         result = FetchResult(url=url_text, final_url=url_text, status=None, method=method)
         if url.scheme not in ("http", "https") or not url.host:
             result.error = "invalid-url"
@@ -597,13 +728,23 @@ class Fetcher:
         host = url.host.lower()
         if host in self._robots_hosts:
             await self._apply_robots(url, host)
+        wire = str(url) if wire_text is None else wire_text
+        target, target_url, bad_target = self._target(url, wire)
         if not self.settings.allow_private:
-            refusal = self._refusal(url)
+            refusal = self._refusal(target_url)
             if refusal:
                 result.error, result.error_detail = "private-address", refusal
                 return result
-        transport = self._require_transport()
-        request = self._request(method, url, host, headers, data)
+        self._require_open()
+        sent = None if data else self._plain_headers(method, url, host, headers)
+        content: bytes | None = None
+        if sent is None:
+            request = self._exact_request(method, url, host, headers, data)
+            if target_url is not None and target_url is not url:  # RemapTransport's copy
+                request = httpx.Request(
+                    method, target_url, headers=request.headers, content=request.content
+                )
+            sent, content = list(request.headers.items()), request.content or None
         body = bytearray()
         async with self.scheduler.slot(host):
             limit = self.settings.total_timeout
@@ -611,12 +752,29 @@ class Fetcher:
                 limit = max(0.0, min(limit, deadline - time.monotonic()))
             try:
                 async with asyncio.timeout(limit):
-                    response = await transport.handle_async_request(request)
-                    try:
-                        result.status = response.status_code
-                        result.headers = dict(response.headers.items())  # lower-case names
+                    if bad_target is not None:
+                        raise bad_target
+                    if self._session is None:
+                        self._session = self._new_session()
+                    async with self._session.request(
+                        method,
+                        target,
+                        headers=sent,
+                        data=content,
+                        allow_redirects=False,
+                        auto_decompress=False,
+                        compress=False,
+                        timeout=self._timeout,
+                    ) as response:
+                        if response.reason:
+                            # httpx-aiohttp encoded the reason phrase: one aiohttp decoded with
+                            # surrogates (not UTF-8) raised UnicodeEncodeError, and still does.
+                            response.reason.encode()
+                        result.status = response.status
+                        raw = response.raw_headers
+                        result.headers = _answer_headers(raw)  # lower-case names
                         if "set-cookie" in result.headers:
-                            self._cookies.extract_cookies(response)
+                            self._keep_cookies(method, url, result.status, raw)
                         if result.status == NOT_MODIFIED:
                             if conditional:
                                 result.not_modified = True
@@ -633,8 +791,12 @@ class Fetcher:
                             )
                             if hasher is not None:
                                 result.body_sha256 = hasher.hexdigest()
-                    finally:
-                        await response.aclose()
+            except aiohttp.ClientError as exc:
+                # Before TimeoutError: aiohttp's own timeouts (sock_read, sock_connect) are
+                # TimeoutErrors too, and are classified with their words, as they were when
+                # httpx-aiohttp re-raised them as httpx errors. Only the total deadline is ours.
+                result.error, detail = classify(exc)
+                result.error_detail = self._plain_detail(detail, url_text)
             except TimeoutError:
                 result.error = "timeout"
                 result.error_detail = (
@@ -647,9 +809,17 @@ class Fetcher:
         self._adapt(host, result)
         return result
 
+    def _keep_cookies(
+        self, method: str, url: httpx.URL, status: int, raw: tuple[tuple[bytes, bytes], ...]
+    ) -> None:
+        """Store the answer's cookies against the real URL. httpx's cookie adapter reads an
+        ``httpx.Response`` and its request's URL, so both are built, only when cookies come."""
+        answer = httpx.Response(status, headers=raw, request=httpx.Request(method, url))
+        self._cookies.extract_cookies(answer)
+
     @staticmethod
     async def _read_body(
-        response: httpx.Response,
+        response: aiohttp.ClientResponse,
         encoding: str,
         body: bytearray,
         cap: int,
@@ -658,7 +828,7 @@ class Fetcher:
         """Stream the body into ``body`` up to ``cap`` decoded bytes (hashing what is kept
         into ``hasher`` as it arrives); True when cut off."""
         inflater = _Inflater(encoding)
-        async for chunk in response.aiter_raw():
+        async for chunk in response.content.iter_chunked(READ_CHUNK):
             piece = inflater.feed(chunk, cap - len(body) + 1)
             cut = len(body) + len(piece) > cap
             if cut:
@@ -689,15 +859,13 @@ class Fetcher:
     def _backoff(self, attempt: int) -> float:
         return self.settings.retry_base * 2 ** (attempt - 1) * random.uniform(1.0, 1.5)
 
-    def _refusal(self, url: httpx.URL) -> str | None:
-        """Why the IP literal actually connected to (after remap) is off limits, if it is;
-        names are judged by the connection's own resolver (:class:`GuardedResolver`)."""
-        target = url
-        if self.remap is not None:
-            try:
-                target = httpx.URL(self.remap.apply(str(url)))
-            except httpx.InvalidURL:
-                return None  # the request itself reports the bad URL
+    @staticmethod
+    def _refusal(target: httpx.URL | None) -> str | None:
+        """Why the IP literal actually connected to (``target``: after remap) is off limits, if
+        it is; names are judged by the connection's own resolver (:class:`GuardedResolver`).
+        ``None`` target: a rewrite httpx cannot parse, which the request itself reports."""
+        if target is None:
+            return None
         return literal_refusal(target.host) if target.host else None
 
     async def _apply_robots(self, url: httpx.URL, host: str) -> None:

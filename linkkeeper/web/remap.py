@@ -3,7 +3,10 @@
 Used against staging mirrors and by the sandbox, which serves ``https://arxiv.org`` from a
 loopback port. Everything above the socket (redirects, cookies, final URLs, the ledger, reports)
 stays in the original URL space: :class:`RemapTransport` rewrites only the URL handed to the
-inner transport, keeps the original ``Host`` header and hands back the original request.
+inner transport, keeps the original ``Host`` header and hands back the original request. The
+httpx clients (Wayback, webhooks, GitHub) use it; the link-checking
+:class:`~linkkeeper.web.fetcher.Fetcher` calls aiohttp without httpx and applies
+:meth:`Remapper.apply` itself, to the same effect.
 """
 
 from __future__ import annotations
