@@ -60,16 +60,21 @@ KEY_HEADERS = ("content-type", "cf-mitigated")  # what the judges read besides t
 MAX_VALIDATOR = 256  # longer validators are not kept (nor sent back)
 
 
+def _sendable(value: str) -> bool:
+    """A validator that can go back in a request header: short, printable ASCII (a server's
+    ``obs-text`` bytes would make the next night's request fail to encode)."""
+    return 0 < len(value) <= MAX_VALIDATOR and value.isascii() and value.isprintable()
+
+
 def strong_etag(headers: Mapping[str, str]) -> str | None:
     """The answer's ETag when it is strong (byte-for-byte); weak ones are not trusted."""
     value = headers.get("etag", "").strip()
-    ok = value and not value.startswith("W/") and len(value) <= MAX_VALIDATOR
-    return value if ok else None
+    return value if _sendable(value) and not value.startswith("W/") else None
 
 
 def last_modified(headers: Mapping[str, str]) -> str | None:
     value = headers.get("last-modified", "").strip()
-    return value if value and len(value) <= MAX_VALIDATOR else None
+    return value if _sendable(value) else None
 
 
 def key_of(page: FetchResult) -> str | None:
@@ -176,8 +181,8 @@ def prior(
             chain = tuple((int(s), str(u)) for s, u in entry.get("redirects") or [])
         except (TypeError, ValueError):  # a hand-edited cache: judge afresh
             return None
-        etag = etag if isinstance(etag, str) else None
-        modified = modified if isinstance(modified, str) else None
+        etag = etag if isinstance(etag, str) and _sendable(etag) else None  # a hand edit
+        modified = modified if isinstance(modified, str) and _sendable(modified) else None
         request = Revalidation(final, chain, etag, modified)
     return Prior(
         key=str(entry["key"]),

@@ -164,9 +164,19 @@ def load_config(path: Path | None) -> Config:
                 f'{path}: [tool.linkkeeper.hosts."{host}"] has unknown keys {sorted(unknown)}; '
                 "allowed: concurrency, interval, headers"
             )
+        headers = spec.get("headers", {})
+        if not isinstance(headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and (k + v).isascii() and v.isprintable()
+            for k, v in headers.items()
+        ):
+            raise ConfigError(
+                f'{path}: [tool.linkkeeper.hosts."{host}"] headers must be names and values '
+                "of printable ASCII text (HTTP sends headers as ASCII), e.g. "
+                'headers = {"Accept-Language" = "en"}'
+            )
         hosts[host.lower()] = HostOverride(
             concurrency=spec.get("concurrency"),
             interval=spec.get("interval"),
-            headers=tuple(sorted(spec.get("headers", {}).items())),
+            headers=tuple(sorted(headers.items())),
         )
     return Config(path=path, shared=shared, commands=commands, hosts=hosts)

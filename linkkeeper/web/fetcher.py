@@ -123,11 +123,13 @@ class Revalidation:
     last_modified: str | None = None
 
     def headers(self) -> dict[str, str]:
+        """The conditional headers; a validator that is not printable ASCII is not sent (it
+        could not be encoded, and a request that cannot be sent must not cost a reading)."""
         sent = {}
-        if self.etag:
+        if self.etag and self.etag.isascii() and self.etag.isprintable():
             sent["If-None-Match"] = self.etag
-        if self.last_modified:
-            sent["If-Modified-Since"] = self.last_modified
+        if (modified := self.last_modified) and modified.isascii() and modified.isprintable():
+            sent["If-Modified-Since"] = modified
         return sent
 
 
@@ -766,10 +768,6 @@ class Fetcher:
                         compress=False,
                         timeout=self._timeout,
                     ) as response:
-                        if response.reason:
-                            # httpx-aiohttp encoded the reason phrase: one aiohttp decoded with
-                            # surrogates (not UTF-8) raised UnicodeEncodeError, and still does.
-                            response.reason.encode()
                         result.status = response.status
                         raw = response.raw_headers
                         result.headers = _answer_headers(raw)  # lower-case names
@@ -816,6 +814,17 @@ class Fetcher:
         ``httpx.Response`` and its request's URL, so both are built, only when cookies come."""
         answer = httpx.Response(status, headers=raw, request=httpx.Request(method, url))
         self._cookies.extract_cookies(answer)
+        if any(k.lower() == b"set-cookie" and not v.isascii() for k, v in raw):
+            self._drop_unsendable_cookies()
+
+    def _drop_unsendable_cookies(self) -> None:
+        """Forget cookies with non-ASCII names or values: httpx cannot put them in a request
+        (every later request to the site would raise ``UnicodeEncodeError`` and cost its
+        reading its check), so the fetcher acts as a client without cookie support there."""
+        jar = self._cookies.jar
+        for cookie in list(jar):
+            if not (cookie.name.isascii() and (cookie.value or "").isascii()):
+                jar.clear(cookie.domain, cookie.path, cookie.name)
 
     @staticmethod
     async def _read_body(
