@@ -271,7 +271,11 @@ class CheckRun:
                 planned[record.id] = _Seen(None)
                 return
             found = prior(reading, record, self.ledger.freshness, now)
-            repeat = self.ledger.repeatable(reading, record) if found is not None else None
+            repeat = (
+                self.ledger.repeatable(reading, record, assessed=True)
+                if found is not None
+                else None
+            )
             row = self._row(reading, _last_result(reading, record), record) if repeat else None
             planned[record.id] = _Seen(found, repeat, row)
 
@@ -609,8 +613,9 @@ def _result(reading: Reading, judgement: Judgement, kind: str, at: datetime) -> 
 def _last_result(reading: Reading, record: Record) -> CheckResult:
     """The result a fresh reading reports: its latest recorded (non-skipped) check, as of the
     last time it was confirmed."""
-    check = [c for c in record.current_checks if c.verdict != Verdict.SKIPPED][-1]
-    health = record.health
+    current = record.current_checks
+    check = [c for c in current if c.verdict != Verdict.SKIPPED][-1]
+    health = record.health_given(current)
     return CheckResult(
         id=reading.id,
         url=reading.url,

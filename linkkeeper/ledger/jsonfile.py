@@ -41,12 +41,19 @@ def decode(raw: bytes) -> Any:
 
     Parsing stays with json: orjson reads integers beyond 64 bits as floats and refuses NaN,
     and the check for those costs what orjson saves (json.loads is C already)."""
-    return json.loads(as_text(raw), parse_constant=_refuse_constant)
+    text = as_text(raw)
+    if text.startswith("\ufeff"):  # as json.loads words it
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)  # json.loads(text, parse_constant=...) with one decoder
 
 
 def _refuse_constant(name: str) -> Any:
     """NaN and Infinity are not JSON (json writes them, nothing else reads them): refused."""
     raise ValueError(f"{name} is not a JSON number")
+
+
+# json.loads builds a new decoder (and its scanner) for every call given an option
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def as_text(raw: bytes) -> str:

@@ -229,9 +229,13 @@ class Record:
     @property
     def health(self) -> HealthState:
         """The stored state, with ``last_checked`` filled in from the history and the cache."""
+        return self.health_given(self.current_checks)
+
+    def health_given(self, current: list[Check]) -> HealthState:
+        """:attr:`health` for a caller that holds :attr:`current_checks` already."""
         raw = self.data.get("health")
         state = HealthState.from_dict(raw) if raw else UNKNOWN
-        seen = [c.at for c in self.current_checks if c.verdict != Verdict.SKIPPED]
+        seen = [c.at for c in current if c.verdict != Verdict.SKIPPED]
         if self.confirmed_at is not None and seen:
             seen.append(self.confirmed_at)
         return replace(state, last_checked=max(seen, default=None))
@@ -321,7 +325,7 @@ def _read(path: Path) -> tuple[bytes, os.stat_result] | None:
 def _may_hold_markers(raw: bytes) -> bool:
     """A cheap first look for :data:`CONFLICT_MARKER` (a third of the regex's cost, which
     every record read by a run used to pay)."""
-    return any(run in raw for run in (b"<<<<<<<", b"|||||||", b"=======", b">>>>>>>"))
+    return b"<<<<<<<" in raw or b"|||||||" in raw or b"=======" in raw or b">>>>>>>" in raw
 
 
 def _parse(path: Path, raw: bytes, reading_id: str) -> Record:
@@ -376,7 +380,7 @@ def _validate(
                 "upgrade this one)",
                 "version",
             )
-        _validate_sections(data, problem)
+        _validate_sections(data, problem, shallow=raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH)
     if data.get("id") != reading_id:
         raise problem(f"id is {data.get('id')!r} but the file is for {reading_id!r}", "id")
     for key in ("url", "title"):
@@ -404,20 +408,14 @@ def _validate(
             raise problem(f"'health' is malformed ({exc})", "health") from None
 
 
-def _validate_sections(data: dict[str, Any], problem: Callable[..., LedgerError]) -> None:
+def _validate_sections(
+    data: dict[str, Any], problem: Callable[..., LedgerError], *, shallow: bool = False
+) -> None:
     """Other stages' sections have the types those stages read them as (see
-    :data:`SECTION_SHAPES`), and nothing nests deeper than :data:`MAX_DEPTH`."""
-    level: list[Any] = [data]  # breadth first: one list per level, no tuple per node
-    for _ in range(MAX_DEPTH):
-        deeper = []
-        for node in level:
-            for child in node.values() if type(node) is dict else node:
-                if type(child) is dict or type(child) is list:
-                    deeper.append(child)
-        if not deeper:
-            break
-        level = deeper
-    else:
+    :data:`SECTION_SHAPES`), and nothing nests deeper than :data:`MAX_DEPTH`. ``shallow``: the
+    file opens at most that many objects and lists in all, so it cannot nest deeper (the walk
+    over every container was most of this check's cost)."""
+    if not shallow and _too_deep(data):
         raise problem(f"nests more than {MAX_DEPTH} levels deep (no record does)")
     for name, shape in SECTION_SHAPES.items():
         section = data.get(name)
@@ -438,6 +436,20 @@ def _validate_sections(data: dict[str, Any], problem: Callable[..., LedgerError]
                     raise problem(f"metadata.{key} must be an object, found {_kind(value)}", name)
         if name == "captures" and not all(isinstance(c, dict) for c in section.get("ours", [])):
             raise problem("every entry of captures.ours must be an object", name)
+
+
+def _too_deep(data: dict[str, Any]) -> bool:
+    level: list[Any] = [data]  # breadth first: one list per level, no tuple per node
+    for _ in range(MAX_DEPTH):
+        deeper = []
+        for node in level:
+            for child in node.values() if type(node) is dict else node:
+                if type(child) is dict or type(child) is list:
+                    deeper.append(child)
+        if not deeper:
+            return False
+        level = deeper
+    return True
 
 
 def _kind(value: Any) -> str:

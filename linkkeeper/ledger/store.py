@@ -28,6 +28,7 @@ from filelock import FileLock, Timeout
 
 from linkkeeper.core import (
     CheckResult,
+    Health,
     Reading,
     Verdict,
     atomic_write_many,
@@ -411,10 +412,14 @@ class Ledger:
         record.confirmed_at = max(at, record.confirmed_at or at)
         return True
 
-    def repeatable(self, reading: Reading, record: Record) -> Repeat | None:
+    def repeatable(
+        self, reading: Reading, record: Record, *, assessed: bool = False
+    ) -> Repeat | None:
         """What :meth:`confirm_repeat` needs of ``record`` (as it is on disk), worked out once
         (the check engine does it while planning, when it holds the record anyway); ``None``
-        when no repeat could leave the file as it is (title, orphan mark, health)."""
+        when no repeat could leave the file as it is (title, orphan mark, health).
+        ``assessed``: a record as :meth:`sync` hands it over, whose stored health was just
+        assessed from its checks (and written if it differed), so it is not assessed again."""
         data = record.data
         if (data.get("url"), data.get("title"), data.get("orphaned")) != (
             reading.url,
@@ -425,10 +430,15 @@ class Ledger:
         entries = data.get("checks")
         if not entries or not isinstance(entries[-1], dict):
             return None
-        state = assess(record.current_checks, self.policy)
-        if state.to_dict() != data.get("health"):
+        if assessed:
+            health = data.get("health")
+            state = health.get("state") if isinstance(health, dict) else None
+            known = state in Health.__members__.values()
+            return Repeat(record.id, record.url, entries[-1], Health(state)) if known else None
+        assessment = assess(record.current_checks, self.policy)
+        if assessment.to_dict() != data.get("health"):
             return None
-        return Repeat(record.id, record.url, entries[-1], state.state)
+        return Repeat(record.id, record.url, entries[-1], assessment.state)
 
     def confirm_seen(self, reading: Reading, result: CheckResult, repeat: Repeat) -> bool:
         """:meth:`confirm_repeat` for a record whose :meth:`repeatable` was taken this run
@@ -550,7 +560,7 @@ class Repeat:
     reading_id: str
     url: str | None
     last: dict[str, Any]  # the record's last ``checks`` entry, as stored
-    health: str  # its health state, consistent with its checks
+    health: Health  # its health state, consistent with its checks
 
 
 def _stat_key(stat: os.stat_result) -> tuple[int, int, int, int]:
