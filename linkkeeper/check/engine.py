@@ -44,6 +44,7 @@ from linkkeeper.ledger import annotate_row as annotate_archive
 from linkkeeper.ledger import needs_check
 
 if TYPE_CHECKING:
+    from linkkeeper.check.pool import HarvestPool
     from linkkeeper.check.revalidate import Prior, Watch
     from linkkeeper.core import FetchResult
     from linkkeeper.judges import Judgement
@@ -231,6 +232,7 @@ class CheckRun:
     clock: Callable[[], datetime] = _utcnow
     on_row: Callable[[Row], None] | None = None
     canary: str | None = CANARY_URL  # None: never ask (a lone failing site then counts for nothing)
+    harvester: HarvestPool | None = None  # where pages are read (check/pool.py); made on first use
     rows: dict[str, Row] = field(default_factory=dict, init=False)
     _held: list[_Held] = field(default_factory=list, init=False)  # no answer, not yet counted
     _dns: list[_Held] = field(default_factory=list, init=False)  # name failures, to the end
@@ -303,7 +305,7 @@ class CheckRun:
 
     async def check(self, link: _Link, fetcher: Fetcher) -> None:
         """Fetch and judge one link, then record its result for each of its readings."""
-        from linkkeeper.check.metadata import harvest
+        from linkkeeper.check.pool import HarvestPool
         from linkkeeper.check.revalidate import Unchanged, Watch
         from linkkeeper.judges import Judgement, site_for
 
@@ -334,10 +336,11 @@ class CheckRun:
                 "please report it",
             )
         at = self.clock()
-        # Metadata and drift: read the page once, on the loop (CPU work in a thread would only
-        # fight the loop for the GIL), then let the page and its parse go; the fields are
-        # folded into each record by the check's own write (one read, one write per record).
-        found = harvest(link.readings[0], judgement)
+        # Metadata and drift: read the page once (on the loop, or in a big run on another core
+        # while the loop fetches on: check/pool.py), then let the page and its parse go; the
+        # fields are folded into each record by the check's own write (one read, one write).
+        self.harvester = self.harvester or HarvestPool()
+        found = await self.harvester.harvest(link.readings[0], judgement)
         if judgement.page is not None:
             judgement.page.release()
         fold = None if found is None else partial(found.apply, now=at)
@@ -641,20 +644,32 @@ async def run_checks(
 ) -> Outcome:
     """Check ``selected`` (of the whole curriculum ``readings``) with one fetcher."""
     from linkkeeper.check.metadata import prefetch_arxiv
+    from linkkeeper.check.pool import HarvestPool
     from linkkeeper.web import run_bounded
 
     links = run.plan(readings, selected)
     fetched = [reading for link in links for reading in link.readings]
     await prefetch_arxiv(fetched, fetcher, run.ledger, run.clock())  # one API batch per run
 
+    harvester = run.harvester = run.harvester or HarvestPool()
+    # Links read in full this run: those with nothing to carry over (first night, --force,
+    # the monthly refresh, a failure). While a worker has its page, a link holds no request.
+    room = harvester.expect(sum(link.prior is None for link in links))
+
+    def per_host(host: object) -> int:
+        return host_concurrency(str(host)) + min(room, host_concurrency(str(host)))
+
     async def work(link: _Link) -> None:
         await run.check(link, fetcher)
 
-    await run_bounded(
-        links,
-        work,
-        max_concurrency,
-        key=lambda link: link.host,
-        per_key=lambda host: host_concurrency(str(host)),
-    )
-    return run.outcome(selected, offline=await run.finish(fetcher))
+    try:
+        await run_bounded(
+            links,
+            work,
+            max_concurrency + room,
+            key=lambda link: link.host,
+            per_key=per_host,
+        )
+        return run.outcome(selected, offline=await run.finish(fetcher))
+    finally:  # interrupted or not: no worker outlives the run, and their CPU is counted
+        harvester.close()

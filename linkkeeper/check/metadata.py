@@ -469,6 +469,28 @@ def harvest(
         return None
 
 
+def reads_page(judgement: Judgement) -> bool:
+    """Whether :func:`harvest` reads a page (parse, main text, fingerprint: the CPU work worth
+    another process, :mod:`linkkeeper.check.pool`), not only the URL and the judgement."""
+    page = judgement.page
+    return judgement.verdict in LIVE and page is not None and bool(page.body)
+
+
+def papers_for(
+    reading: Reading, papers: Mapping[str, ArxivPaper] | None = None
+) -> dict[str, ArxivPaper]:
+    """The part of ``papers`` (default: this run's :func:`prefetch_arxiv` batch) that
+    :func:`harvest` reads for ``reading``: its own paper, if any. A worker process has no run
+    context; this is what it needs instead, and it gives the same result."""
+    from linkkeeper.judges import arxiv
+
+    papers = _PAPERS.get() if papers is None else papers
+    paper_id = arxiv.paper(reading.url) if reading.url and papers else None
+    key = arxiv.base_id(paper_id[1]) if paper_id else None
+    paper = papers.get(key) if papers and key else None
+    return {key: paper} if key and paper is not None else {}
+
+
 def update_record(
     record: Record,
     reading: Reading,

@@ -95,6 +95,11 @@ class FetchResult:
         metadata stage), so a big run holds one tree per link in flight, not one per link."""
         self._tree = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without the parse (an lxml tree does not pickle, and costs more to send
+        than to redo): the harvest worker (:mod:`linkkeeper.check.pool`) parses again."""
+        return {**self.__dict__, "_tree": None}
+
     @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
