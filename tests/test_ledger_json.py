@@ -256,3 +256,14 @@ def test_orjson_is_the_fast_path_for_plain_records() -> None:
     assert _jsonfile._plain(a_record())
     assert not _jsonfile._plain({"f": 1e-5})
     assert not _jsonfile._plain({"t": (1,)})
+
+
+def test_documents_keep_their_key_order_as_json_does() -> None:
+    """The check report's JSON (``json_document``): json.dumps(indent=2) without sorting."""
+    rng = random.Random(11)
+    for _ in range(300):
+        data = {"zeta": 1, "alpha": random_value(rng), "results": [a_record(), {"b": 1, "a": []}]}
+        expected = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        assert _jsonfile.json_document(data) == expected
+    odd = {"b": Verdict.OK, "a": 1e-5, "c": [float("nan")], "d": 2**70, "é": "\ud800"}
+    assert _jsonfile.json_document(odd) == json.dumps(odd, indent=2, ensure_ascii=False) + "\n"

@@ -20,6 +20,7 @@ _FACE = {
     "FreshnessCache": "freshness",
     "GOOD": "links",
     "HealthPolicy": "health",
+    "json_document": "jsonfile",
     "is_good": "links",
     "Ledger": "store",
     "LedgerError": "record",

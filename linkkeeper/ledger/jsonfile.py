@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 _OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+_IN_ORDER = orjson.OPT_INDENT_2
 _SCALARS = frozenset({str, int, bool, type(None)})
 _MAX_CONTAINERS = 100_000  # a walk this long is a cycle or a giant: json decides
 
@@ -89,3 +90,14 @@ def _plain(data: Any) -> bool:
 def _same_float(value: float) -> bool:
     """json writes ``float.__repr__`` (``NaN``/``Infinity`` when not finite, orjson: null)."""
     return orjson.dumps(value) == float.__repr__(value).encode("ascii")
+
+
+def json_document(data: Any) -> str:
+    """``json.dumps(data, indent=2, ensure_ascii=False) + "\\n"`` (keys in insertion order),
+    at orjson's speed where the text is the same: the check report's JSON."""
+    if _plain(data):
+        try:
+            return (orjson.dumps(data, option=_IN_ORDER) + b"\n").decode("utf-8")
+        except orjson.JSONEncodeError:
+            pass  # as in encode: json's own way below
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
