@@ -317,14 +317,14 @@ def children(pid: int) -> set[int]:
 
 
 def harvest_workers(pid: int) -> set[int]:
-    """The parent's children that are harvest workers (not the resource tracker)."""
+    """The parent's children that are harvest workers."""
     found = set()
     for child in children(pid):
         try:
             command = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"spawn_main" in command:
+        if b"linkkeeper.check.pool import _serve" in command:
             found.add(child)
     return found
 

@@ -18,9 +18,10 @@ earns back.
   ``LINKKEEPER_HARVEST_WORKERS`` overrides the count (``0``: never) and
   ``LINKKEEPER_HARVEST_AFTER`` the threshold (``0``: from the first page); for tests and
   measurements.
-- *How:* each worker is a ``spawn``-ed process (never ``fork``: this process has threads, the
-  ledger's writer among them, and a forked child inherits their locks in whatever state) with
-  a pipe each way, driven by the loop itself: a page is pickled and written without blocking,
+- *How:* each worker is a fresh ``python -c`` process (never a ``fork``: this process has
+  threads, the ledger's writer among them, and a forked child inherits their locks in whatever
+  state; not ``multiprocessing``, whose resource tracker would be a third process of 12 MiB)
+  with a pipe each way, driven by the loop itself: a page is pickled and written without blocking,
   answers are read when the loop sees them arrive. No thread in between:
   :class:`concurrent.futures.ProcessPoolExecutor` was tried first, and its helper threads,
   waiting for the GIL of a saturated loop, made each page's round trip tens of milliseconds:
@@ -52,16 +53,15 @@ import os
 import pickle
 import signal
 import struct
+import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from linkkeeper.check.metadata import harvest, papers_for, reads_page
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-    from multiprocessing.process import BaseProcess
-
     from linkkeeper.check.metadata import Harvest
     from linkkeeper.core import Reading
     from linkkeeper.judges import ArxivPaper, Judgement
@@ -241,7 +241,7 @@ class _Worker:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        process: BaseProcess,
+        process: subprocess.Popen[bytes],
         to: int,
         back: int,
         on_lost: Callable[[WorkerLost], None],
@@ -265,25 +265,37 @@ class _Worker:
     def spawn(
         cls, loop: asyncio.AbstractEventLoop, on_lost: Callable[[WorkerLost], None]
     ) -> _Worker:
-        """Start one worker; ``on_lost`` hears if it dies before the run hangs up on it."""
-        import multiprocessing
-        from multiprocessing import resource_tracker
+        """Start one worker; ``on_lost`` hears if it dies before the run hangs up on it.
 
-        # Started first, outside the block below: starting it unblocks SIGINT on its way out.
-        resource_tracker.ensure_running()
-        context = multiprocessing.get_context("spawn")
-        pages_in, pages_out = context.Pipe(duplex=False)
-        answers_in, answers_out = context.Pipe(duplex=False)
-        process = context.Process(
-            target=_serve, args=(pages_in, answers_out), name="linkkeeper-harvest", daemon=True
-        )
+        A plain ``python -c`` child with two inherited pipes, not a ``multiprocessing``
+        process: that one brings multiprocessing's resource tracker along (another process,
+        12 MiB, which unblocks SIGINT as it starts) for nothing a pipe pair needs."""
+        import subprocess
+        import sys
+
+        import linkkeeper
+
+        pages_in, pages_out = os.pipe()
+        answers_in, answers_out = os.pipe()
+        code = f"from linkkeeper.check.pool import _serve; _serve({pages_in}, {answers_out})"
+        home = str(Path(linkkeeper.__file__).resolve().parents[1])  # importable as here
+        path = os.pathsep.join(p for p in (home, os.environ.get("PYTHONPATH")) if p)
         try:
             with _sigint_blocked():  # inherited: a Ctrl-C while it boots cannot kill it
-                process.start()
+                process = subprocess.Popen(
+                    [sys.executable, "-c", code],
+                    pass_fds=(pages_in, answers_out),
+                    stdin=subprocess.DEVNULL,
+                    env={**os.environ, "PYTHONPATH": path},
+                )
+        except BaseException:
+            for fd in (pages_out, answers_in):
+                os.close(fd)
+            raise
         finally:
-            pages_in.close()  # the worker's ends: ours closed, so its death reads as EOF
-            answers_out.close()
-        return cls(loop, process, _detach(pages_out), _detach(answers_in), on_lost)
+            os.close(pages_in)  # the worker's ends: ours closed, so its death reads as EOF
+            os.close(answers_out)
+        return cls(loop, process, pages_out, answers_in, on_lost)
 
     @property
     def waiting(self) -> int:
@@ -341,7 +353,7 @@ class _Worker:
             self._lose(WorkerLost(f"could not read from the worker: {exc}"))
             return
         if not data:
-            code = self.process.exitcode
+            code = self.process.poll()
             self._lose(WorkerLost(f"the worker process ended (exit code {code})"))
             return
         self._in += data
@@ -401,24 +413,18 @@ class _Worker:
 
     def join(self) -> None:
         """Wait for the worker to end (terminate it after :data:`JOIN_SECONDS`), reaping it."""
-        self.process.join(JOIN_SECONDS)
-        if self.process.exitcode is None:
+        try:
+            self.process.wait(JOIN_SECONDS)
+        except subprocess.TimeoutExpired:
             self.process.terminate()
-            self.process.join()
-
-
-def _detach(connection: Connection) -> int:
-    """The file descriptor of a multiprocessing connection, now ours to close."""
-    fd = os.dup(connection.fileno())
-    connection.close()
-    return fd
+            self.process.wait()
 
 
 @contextmanager
 def _sigint_blocked() -> Iterator[None]:
     """SIGINT blocked in this thread meanwhile: a process started now inherits the mask, so a
     Ctrl-C while it boots cannot kill it with a traceback before :func:`_start_worker` runs
-    (``multiprocessing.resource_tracker`` does the same). Another thread (or this one, after)
+    (a blocked mask survives ``exec``). Another thread (or this one, after)
     takes the parent's signal."""
     if not hasattr(signal, "pthread_sigmask"):
         yield
@@ -461,10 +467,10 @@ def _start_worker() -> None:
     htmltree.parse("<html><body><p>ready</p></body></html>")
 
 
-def _serve(pages: Connection, answers: Connection) -> None:
-    """The worker: read a request, harvest, answer; until the parent hangs up."""
+def _serve(inbox: int, outbox: int) -> None:
+    """The worker (``python -c``, the two pipe ends inherited): read a request, harvest,
+    answer; until the parent hangs up."""
     _start_worker()
-    inbox, outbox = _detach(pages), _detach(answers)
     try:
         _send(outbox, READY, None)
         while (message := _receive(inbox)) is not None:
