@@ -273,12 +273,10 @@ class CheckRun:
                 planned[record.id] = _Seen(None)
                 return
             found = prior(reading, record, self.ledger.freshness, now)
-            repeat = (
-                self.ledger.repeatable(reading, record, assessed=True)
-                if found is not None
-                else None
-            )
-            row = self._row(reading, _last_result(reading, record), record) if repeat else None
+            repeat = self.ledger.repeatable(reading, record) if found is not None else None
+            # the row a confirmed repeat shows, annotated now: its result is the check's own
+            placeholder = CheckResult(reading.id, reading.url, Verdict.OK, "")
+            row = self._row(reading, placeholder, record) if repeat else None
             planned[record.id] = _Seen(found, repeat, row)
 
         self.ledger.sync(readings, visit)

@@ -399,27 +399,12 @@ class Ledger:
         result.health = state.state  # what record.health.state would parse back
         return record, write
 
-    def confirm_repeat(self, reading: Reading, result: CheckResult, record: Record) -> bool:
-        """Record a success that repeats ``record``'s last check exactly (same outcome, as the
-        check engine's carried-over pages do), for a record as it is on disk: nothing in the
-        file would change, so only the freshness cache learns of it and nothing is encoded or
-        compared. Sets ``result.health``. False (nothing done) when the record would change
-        after all (title, orphan mark, health): use :meth:`stage_check` then."""
-        repeat = self.repeatable(reading, record)
-        if repeat is None or not self.confirm_seen(reading, result, repeat):
-            return False
-        at = result.checked_at or self.clock()
-        record.confirmed_at = max(at, record.confirmed_at or at)
-        return True
-
-    def repeatable(
-        self, reading: Reading, record: Record, *, assessed: bool = False
-    ) -> Repeat | None:
-        """What :meth:`confirm_repeat` needs of ``record`` (as it is on disk), worked out once
-        (the check engine does it while planning, when it holds the record anyway); ``None``
-        when no repeat could leave the file as it is (title, orphan mark, health).
-        ``assessed``: a record as :meth:`sync` hands it over, whose stored health was just
-        assessed from its checks (and written if it differed), so it is not assessed again."""
+    def repeatable(self, reading: Reading, record: Record) -> Repeat | None:
+        """What a success that repeats ``record``'s last check exactly (the check engine's
+        carried-over pages) needs to be confirmed without touching the file, worked out from a
+        record as :meth:`sync` hands it over (its stored health was just assessed from its
+        checks, and written if it differed); ``None`` when no repeat could leave the file as
+        it is (title, URL, orphan mark)."""
         data = record.data
         if (data.get("url"), data.get("title"), data.get("orphaned")) != (
             reading.url,
@@ -430,19 +415,18 @@ class Ledger:
         entries = data.get("checks")
         if not entries or not isinstance(entries[-1], dict):
             return None
-        if assessed:
-            health = data.get("health")
-            state = health.get("state") if isinstance(health, dict) else None
-            known = state in Health.__members__.values()
-            return Repeat(record.id, record.url, entries[-1], Health(state)) if known else None
-        assessment = assess(record.current_checks, self.policy)
-        if assessment.to_dict() != data.get("health"):
+        health = data.get("health")
+        state = health.get("state") if isinstance(health, dict) else None
+        if state not in Health.__members__.values():
             return None
-        return Repeat(record.id, record.url, entries[-1], assessment.state)
+        return Repeat(record.id, record.url, entries[-1], Health(state))
 
     def confirm_seen(self, reading: Reading, result: CheckResult, repeat: Repeat) -> bool:
-        """:meth:`confirm_repeat` for a record whose :meth:`repeatable` was taken this run
-        (the record is unchanged since: each reading is recorded once a run, under the lock)."""
+        """Record a success that repeats the last check :meth:`repeatable` saw (the record is
+        unchanged since: each reading is recorded once a run, under the lock): nothing in the
+        file would change, so only the freshness cache learns of it and nothing is encoded or
+        compared. Sets ``result.health``. False (nothing done) when the result says something
+        new: use :meth:`stage_check` then."""
         self._require_lock()
         if result.verdict not in SUCCESS or not result.id == reading.id == repeat.reading_id:
             return False
@@ -555,7 +539,7 @@ class PendingWrite:
 
 @dataclass(frozen=True, slots=True)
 class Repeat:
-    """A record's last check and health, as :meth:`Ledger.repeatable` found them."""
+    """A synced record's last check and health, as :meth:`Ledger.repeatable` found them."""
 
     reading_id: str
     url: str | None
