@@ -181,8 +181,8 @@ def prior(
             chain = tuple((int(s), str(u)) for s, u in entry.get("redirects") or [])
         except (TypeError, ValueError):  # a hand-edited cache: judge afresh
             return None
-        etag = etag if isinstance(etag, str) and _sendable(etag) else None  # a hand edit
-        modified = modified if isinstance(modified, str) and _sendable(modified) else None
+        etag = etag if isinstance(etag, str) else None
+        modified = modified if isinstance(modified, str) else None
         request = Revalidation(final, chain, etag, modified)
     return Prior(
         key=str(entry["key"]),

@@ -72,11 +72,10 @@ def load_cached(path: Path | str, cache_dir: Path | None) -> Curriculum:
     if cache_dir is None:
         return full_load(path)
     try:
-        raw = path.read_bytes()
-        text = raw.decode("utf-8")
+        text = path.read_text(encoding="utf-8")  # as load() reads it (newlines translated)
     except (OSError, UnicodeDecodeError):
         return full_load(path)  # it words the problem
-    key = key_of(raw, str(path))
+    key = key_of(text.encode("utf-8"), str(path))
     cache = cache_dir / CACHE_NAME
     kept = _read(cache, key, path)
     if kept is not None:

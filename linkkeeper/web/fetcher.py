@@ -662,8 +662,8 @@ class Fetcher:
 
     def _cookie_header(self, method: str, url: httpx.URL) -> str | None:
         """The ``Cookie`` value the jar gives this request (httpx's cookie adapter needs an
-        ``httpx.Request``; only the URL and method matter to it, so a bare one is asked). A
-        value httpx cannot encode raises ``UnicodeEncodeError`` here, as it did before."""
+        ``httpx.Request``; only the URL and method matter to it, so a bare one is asked). The
+        jar holds only ASCII cookies (:meth:`_drop_unsendable_cookies`), so this encodes."""
         probe = httpx.Request(method, url)
         self._cookies.set_cookie_header(probe)
         cookie: str | None = probe.headers.get("cookie")

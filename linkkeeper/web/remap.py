@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -107,22 +108,18 @@ class RemapTransport(httpx.AsyncBaseTransport):
         if target_url == str(request.url):
             return await self.inner.handle_async_request(request)
         # Copied headers include the original Host; content= keeps GETs free of a chunked body.
+        body: dict[str, Any]
         try:
-            target = httpx.Request(
-                request.method,
-                target_url,
-                headers=request.headers,
-                content=request.content,
-                extensions=request.extensions,
-            )
+            body = {"content": request.content}
         except httpx.RequestNotRead:
-            target = httpx.Request(
-                request.method,
-                target_url,
-                headers=request.headers,
-                stream=request.stream,
-                extensions=request.extensions,
-            )
+            body = {"stream": request.stream}
+        target = httpx.Request(
+            request.method,
+            target_url,
+            headers=request.headers,
+            extensions=request.extensions,
+            **body,
+        )
         response = await self.inner.handle_async_request(target)
         response.request = request
         return response
