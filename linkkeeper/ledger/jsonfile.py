@@ -26,13 +26,22 @@ _MAX_CONTAINERS = 100_000  # a walk this long is a cycle or a giant: json decide
 def encode(data: Any) -> bytes:
     """``(json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\\n")`` in UTF-8;
     raises what that raises (``TypeError``, ``ValueError``, ``UnicodeEncodeError``)."""
-    if _plain(data):
-        try:
-            return orjson.dumps(data, option=_OPTIONS) + b"\n"
-        except orjson.JSONEncodeError:
-            pass  # a big integer, a non-str key, a lone surrogate: json's own way below
+    fast = _by_orjson(data, _OPTIONS)
+    if fast is not None:
+        return fast
     text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
     return text.encode("utf-8")
+
+
+def _by_orjson(data: Any, option: int) -> bytes | None:
+    """orjson's text (and a newline) where it is json's; ``None`` where json must write it: a
+    big integer, a non-str key, a lone surrogate, anything :func:`_plain` refuses."""
+    if not _plain(data):
+        return None
+    try:
+        return orjson.dumps(data, option=option) + b"\n"
+    except orjson.JSONEncodeError:
+        return None
 
 
 def decode(raw: bytes) -> Any:
@@ -95,9 +104,7 @@ def _same_float(value: float) -> bool:
 def json_document(data: Any) -> str:
     """``json.dumps(data, indent=2, ensure_ascii=False) + "\\n"`` (keys in insertion order),
     at orjson's speed where the text is the same: the check report's JSON."""
-    if _plain(data):
-        try:
-            return (orjson.dumps(data, option=_IN_ORDER) + b"\n").decode("utf-8")
-        except orjson.JSONEncodeError:
-            pass  # as in encode: json's own way below
+    fast = _by_orjson(data, _IN_ORDER)
+    if fast is not None:
+        return fast.decode("utf-8")
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
