@@ -281,7 +281,28 @@ def test_small_runs_steady_nights_and_single_cpus_never_start_a_worker() -> None
     assert steady.expect(2) == 0  # a night that expects to read few pages in full
     asyncio.run(go(steady))  # more than it expected changed: still not worth a worker
     assert steady.read == 5 and steady.pooled == 0 and steady.pids() == []
-    assert HarvestPool(workers=1, start_after=2).expect(3) == 128
+
+
+def test_a_run_that_expects_many_pages_pools_from_its_first_page() -> None:
+    """Told it will read more than ``start_after`` pages, the pool boots its worker at once
+    (before the run's first request) and sends the very first page to it."""
+    judgement = small_page()
+    reading = Reading(id="x", title=None, url=judgement.final_url)
+
+    async def go() -> tuple[int, bool, HarvestPool]:
+        pool = HarvestPool(workers=1, start_after=2)
+        try:
+            room = pool.expect(3)
+            booting = len(pool._running)  # spawned by expect() itself, no page asked yet
+            assert await pool.wait_ready(60)
+            assert await pool.harvest(reading, judgement) == harvest(reading, judgement)
+        finally:
+            pool.close()
+        return room, booting == 1, pool
+
+    room, spawned, pool = asyncio.run(go())
+    assert room == 128 and spawned
+    assert pool.read == 1 and pool.pooled == 1
 
 
 # -- Ctrl-C ------------------------------------------------------------------------------------

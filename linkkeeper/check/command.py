@@ -21,6 +21,7 @@ from linkkeeper.core import (
     Reading,
     atomic_write_text,
     interruptible,
+    paced_collector,
 )
 from linkkeeper.ledger import HealthPolicy
 
@@ -210,15 +211,16 @@ async def run_with_options(
     )
     if options.user_agent_contact:
         settings.user_agent = user_agent(options.user_agent_contact)
-    async with Fetcher(settings, remapper) as fetcher:
-        return await run_checks(
-            run,
-            readings,
-            selected,
-            fetcher,
-            max_concurrency=options.max_concurrency,
-            host_concurrency=lambda host: fetcher.scheduler.policy(host).concurrency,
-        )
+    with paced_collector():
+        async with Fetcher(settings, remapper) as fetcher:
+            return await run_checks(
+                run,
+                readings,
+                selected,
+                fetcher,
+                max_concurrency=options.max_concurrency,
+                host_concurrency=lambda host: fetcher.scheduler.policy(host).concurrency,
+            )
 
 
 @contextmanager

@@ -10,10 +10,12 @@ earns back.
 
 - *When:* only in a run that expects to read more than :data:`START_AFTER` pages in full (its
   links with nothing to carry over: a first night, ``--force``, the monthly refresh); a steady
-  night, where most pages carry over, never starts it. Its first :data:`START_AFTER` pages are
-  harvested on the loop; the pool starts at the next one and, while its worker boots, pages go
-  on being harvested on the loop (a run never waits for the start). Only a page that is read
-  (a live verdict with a body) counts and travels: a failure's harvest is a few lookups.
+  night, where most pages carry over, never starts it. Such a run starts the pool as soon as
+  it knows (:meth:`HarvestPool.expect`, before its first request), and while the worker boots
+  pages are harvested on the loop (a run never waits for the start). A caller that never said
+  what it expects gets the pool only after its first :data:`START_AFTER` pages. Only a page
+  that is read (a live verdict with a body) counts and travels: a failure's harvest is a few
+  lookups.
 - *How many:* one worker per spare CPU, at most :data:`MAX_WORKERS`; none on a single CPU.
   ``LINKKEEPER_HARVEST_WORKERS`` overrides the count (``0``: never) and
   ``LINKKEEPER_HARVEST_AFTER`` the threshold (``0``: from the first page); for tests and
@@ -162,7 +164,10 @@ class HarvestPool:
         (:attr:`queue`). Such a link holds no request, so the loop fetches another meanwhile;
         the fetcher still bounds the requests in flight, overall and per host."""
         self.expected = reads
-        return self.queue if self._worth_it() else 0
+        if not self._worth_it():
+            return 0
+        self.start()  # the workers boot while the first requests are in flight
+        return self.queue
 
     def start(self) -> None:
         """Start the workers now (the first page past :attr:`start_after` does it otherwise).
@@ -203,7 +208,7 @@ class HarvestPool:
 
     def _worker(self) -> _Worker | None:
         """The worker to send this page to: past the threshold, up, with room; else None."""
-        if self.read <= self.start_after or not self._worth_it():
+        if not self._worth_it() or (self.expected is None and self.read <= self.start_after):
             return None
         self.start()
         up = [w for w in self._running if w.up]

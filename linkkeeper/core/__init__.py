@@ -1,5 +1,5 @@
 """Shared ground every stage stands on: the data model, text safety, atomic files, configuration,
-HTML parsing, Ctrl-C."""
+HTML parsing, Ctrl-C, the collector's pace."""
 
 from linkkeeper._face import lazy
 
@@ -24,6 +24,7 @@ _FACE = {
     "load_config": "config",
     "member": "models",
     "name_file": "atomic",
+    "paced_collector": "gcpace",
     "parse": "htmltree",
     "reader_gone": "pipes",
     "Reading": "models",
