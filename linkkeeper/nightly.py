@@ -9,7 +9,6 @@ run, because the ledger and the site are worth keeping on a bad night. The exit 
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import logging
 import sys
@@ -30,7 +29,7 @@ from linkkeeper.check import (
     report_damage,
     summary_line,
 )
-from linkkeeper.core import interruptible
+from linkkeeper.core import run_async
 from linkkeeper.outputs import (
     DEFAULT_API,
     GitHubError,
@@ -134,9 +133,7 @@ def run_check(
     try:
         with Ledger(options.snapshots, clock=clock, policy=options.policy) as ledger:
             run = CheckRun(ledger, options.max_age, options.force, clock, on_row, options.canary)
-            return asyncio.run(
-                interruptible(run_with_options(run, readings, readings, options, remapper))
-            )
+            return run_async(run_with_options(run, readings, readings, options, remapper))
     except LedgerError as exc:
         raise NightlyError(str(exc)) from None
 
@@ -179,7 +176,7 @@ def _archive(
             remapper = Remapper.parse(check.remap)
             work = run_archive(make_run, curriculum.readings(), archive, remapper,
                                options.ia_keys, clock)  # fmt: skip
-            outcome = asyncio.run(interruptible(work))
+            outcome = run_async(work)
         except ArchiveUsageError as exc:
             return StageNote("archive", "failed", str(exc))
     if outcome.unreachable:  # nothing learned: say so, not "N queued"

@@ -135,3 +135,35 @@ def test_record_to_json_is_the_file_text(tmp_path: Path) -> None:
     record.section("drift")["similarity"] = 1e-05
     assert record.to_json() == json.dumps(record.data, sort_keys=True, indent=2,
                                           ensure_ascii=False) + "\n"  # fmt: skip
+
+
+def test_a_repeated_success_is_recognised_exactly_as_its_entry_would_be() -> None:
+    """``repeats_result`` (a steady night's shortcut) says what comparing the entry
+    ``Check.from_result(...).to_dict()`` would have said, over random outcomes and times."""
+    from linkkeeper.ledger.record import _repeats, repeats_result
+
+    rng = random.Random(16)
+    base = datetime(2026, 12, 4, 9, 0, 0, tzinfo=UTC)
+    urls = ["https://a.example/x", "https://a.example/y", None]
+    for _ in range(3000):
+        at = base + timedelta(seconds=rng.randint(-90, 90), microseconds=rng.randint(0, 999_999))
+        if rng.random() < 0.2:
+            at = at.astimezone(timezone(timedelta(hours=rng.randint(-12, 12))))
+        elif rng.random() < 0.1:
+            at = at.replace(tzinfo=None)  # naive: UTC
+        result = CheckResult(
+            "r", rng.choice(urls[:2]), rng.choice([Verdict.OK, Verdict.MOVED, "ok"]), "fine",
+            http_status=rng.choice([200, 301, None]), final_url=rng.choice(urls),
+            suggestion=rng.choice([None, "https://a.example/z"]),
+        )  # fmt: skip
+        last = Check.from_result(result, at).to_dict()
+        for key in rng.sample(["verdict", "url", "http_status", "final_url", "suggestion"], 1):
+            if rng.random() < 0.5:
+                last[key] = rng.choice(["ok", "moved", 200, 301, None, *urls])
+        stamp = base + timedelta(seconds=rng.randint(-90, 90))
+        last["at"] = rng.choice(
+            [format_time(stamp), stamp.isoformat(), None, 7, "yesterday", "2026-12-04"]
+        )
+        assert repeats_result(last, result, at) == _repeats(
+            last, Check.from_result(result, at).to_dict()
+        ), (last, result, at)

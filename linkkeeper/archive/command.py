@@ -3,7 +3,6 @@ the text summary and the exit code (the run itself: :mod:`linkkeeper.archive.run
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -39,7 +38,7 @@ from linkkeeper.archive.wayback import (
     WaybackSettings,
 )
 from linkkeeper.check import Selection
-from linkkeeper.core import Reading, interruptible, textsafe
+from linkkeeper.core import Reading, run_async, textsafe
 from linkkeeper.ledger import (
     HealthPolicy,
     Ledger,
@@ -106,9 +105,7 @@ def main(
                     on_done=on_done,
                 )
 
-            outcome = asyncio.run(
-                interruptible(run_archive(make_run, selected, options, remapper, keys, clock))
-            )
+            outcome = run_async(run_archive(make_run, selected, options, remapper, keys, clock))
     except LedgerError as exc:  # LedgerLocked included
         raise ArchiveUsageError(str(exc)) from None
     except KeyboardInterrupt:

@@ -4,7 +4,6 @@ stderr, the report, --accept-drift and the exit code (the engine itself:
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -20,8 +19,8 @@ from linkkeeper.core import (
     HostOverride,
     Reading,
     atomic_write_text,
-    interruptible,
     paced_collector,
+    run_async,
 )
 from linkkeeper.ledger import HealthPolicy
 
@@ -114,9 +113,7 @@ def main(
                 advance()
 
             run = CheckRun(ledger, options.max_age, options.force, clock, on_row, options.canary)
-            outcome = asyncio.run(
-                interruptible(run_with_options(run, readings, selected, options, remapper))
-            )
+            outcome = run_async(run_with_options(run, readings, selected, options, remapper))
     except LedgerError as exc:  # LedgerLocked included
         raise CheckUsageError(str(exc)) from None
     except KeyboardInterrupt:

@@ -37,6 +37,7 @@ The rules (README, "Steady nights"):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -100,7 +101,11 @@ def _last_check(record: Record) -> dict[str, Any] | None:
 def seal_of(record: Record) -> str | None:
     """A hash of what a carried-over check reuses: the last good check's outcome, and the
     ``metadata`` and ``drift`` sections. ``None`` when the last check was not a success."""
-    last = _last_check(record)
+    return _seal(record, _last_check(record))
+
+
+def _seal(record: Record, last: dict[str, Any] | None) -> str | None:
+    """:func:`seal_of` for a caller that holds the record's :func:`_last_check` already."""
     if last is None or last.get("verdict") not in GOOD:
         return None
     outcome = [last.get(k) for k in ("verdict", "url", "http_status", "final_url", "suggestion")]
@@ -111,6 +116,15 @@ def seal_of(record: Record) -> str | None:
     except (TypeError, orjson.JSONEncodeError):
         return None  # something orjson cannot write: judge afresh
     return hashlib.blake2b(encoded, digest_size=16).hexdigest()
+
+
+@functools.cache
+def _revalidation() -> type[Revalidation]:
+    """:class:`~linkkeeper.web.Revalidation`, imported once (not at import: the web stage is
+    heavy, and planning asks for it once per reading)."""
+    from linkkeeper.web import Revalidation
+
+    return Revalidation
 
 
 def _metadata_due(record: Record, now: datetime) -> bool:
@@ -158,8 +172,6 @@ def prior(
 ) -> Prior | None:
     """What one reading's next check may carry over, if anything: a valid entry for its URL
     and a record unchanged since the entry was made (see the module rules)."""
-    from linkkeeper.web import Revalidation
-
     entry = cache.page(reading.id)
     if (
         record is None
@@ -168,11 +180,10 @@ def prior(
         or entry.get("url") != reading.url
         or record.url != reading.url
         or _metadata_due(record, now)
-        or entry.get("seal") != seal_of(record)
     ):
         return None
     last = _last_check(record)
-    if last is None:  # pragma: no cover - the seal matched, so there is a good last check
+    if last is None or entry.get("seal") != _seal(record, last):
         return None
     etag, modified, final = entry.get("etag"), entry.get("last_modified"), entry.get("final_url")
     request = None
@@ -183,7 +194,7 @@ def prior(
             return None
         etag = etag if isinstance(etag, str) else None
         modified = modified if isinstance(modified, str) else None
-        request = Revalidation(final, chain, etag, modified)
+        request = _revalidation()(final, chain, etag, modified)
     return Prior(
         key=str(entry["key"]),
         request=request,

@@ -28,6 +28,7 @@ _FACE = {
     "parse": "htmltree",
     "reader_gone": "pipes",
     "Reading": "models",
+    "run_async": "interrupt",
     "strings": "htmltree",
     "text_of": "htmltree",
     "textsafe": "textsafe",

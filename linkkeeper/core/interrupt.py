@@ -7,14 +7,18 @@ thread (the ledger's writer thread, a DNS lookup), nothing wakes the loop: the r
 until a 60 s answer arrived (tests/test_sigint.py flaked so under load).
 ``loop.add_signal_handler`` also writes the signal to the loop's wake-up pipe, so the loop
 wakes at once, whoever received it.
+
+`run_async` is how every command runs its async work: on uvloop's event loop where uvloop is
+installed (libuv's loop costs less CPU per request than asyncio's pure-Python one: measured,
+about 16 of 133 µs per conditional GET, README "Speed"), with :func:`interruptible` around it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -45,3 +49,23 @@ async def interruptible(work: Awaitable[T]) -> T:
         raise
     finally:
         loop.remove_signal_handler(signal.SIGINT)
+
+
+def run_async(work: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(interruptible(work))``, on uvloop's loop where it is installed."""
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(interruptible(work))
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop factory; ``None`` (asyncio's own loop) where uvloop is not installed
+    (Windows) or ``LINKKEEPER_EVENT_LOOP=asyncio`` asks for the standard one."""
+    import os
+
+    if os.environ.get("LINKKEEPER_EVENT_LOOP", "").strip().lower() == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop

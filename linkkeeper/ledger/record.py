@@ -9,7 +9,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -274,6 +274,26 @@ class Record:
     def to_json(self) -> str:
         """The file text: sorted keys, indent 2, UTF-8 as is, trailing newline."""
         return _jsonfile.encode(self.data).decode("utf-8")
+
+
+def repeats_result(last: dict[str, Any], result: CheckResult, at: datetime) -> bool:
+    """``_repeats(last, Check.from_result(result, at).to_dict())`` for a success, without
+    building the entry (a steady night asks this of almost every reading)."""
+    if at.year < 1000:  # format_time's strftime text, which parse_time refuses: as before
+        return _repeats(last, Check.from_result(result, at).to_dict())
+    stamp = (at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)).replace(microsecond=0)
+    try:
+        if parse_time(last.get("at")) > stamp:  # type: ignore[operator]
+            return False  # an older check arriving late: keep it, it is sorted in
+    except (TypeError, ValueError):
+        return False
+    return (
+        last.get("verdict") == member(Verdict, result.verdict).value
+        and last.get("url") == result.url
+        and last.get("http_status") == result.http_status
+        and last.get("final_url") == result.final_url
+        and last.get("suggestion") == result.suggestion
+    )
 
 
 def _repeats(last: dict[str, Any], new: dict[str, Any]) -> bool:

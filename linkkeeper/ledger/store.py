@@ -52,8 +52,8 @@ from linkkeeper.ledger.record import (
     Record,
     _parse,
     _read,
-    _repeats,
     _validate,
+    repeats_result,
 )
 
 LOCK_NAME = ".lock"
@@ -431,7 +431,7 @@ class Ledger:
         if result.verdict not in SUCCESS or not result.id == reading.id == repeat.reading_id:
             return False
         at = result.checked_at or self.clock()
-        if not _repeats(repeat.last, Check.from_result(result, at).to_dict()):
+        if not repeats_result(repeat.last, result, at):
             return False
         self.freshness.confirm(repeat.reading_id, repeat.url, at)
         result.health = repeat.health
