@@ -180,3 +180,33 @@ def test_medium_global_identity_loop_is_blocked_not_broken(walls: Sandbox) -> No
 def test_login_page_at_a_pdf_url_is_a_paywall(walls: Sandbox) -> None:
     got = judge(walls, "https://journal.example/articles/x.pdf")
     assert got.verdict is Verdict.BLOCKED and "paywalled" in got.reason
+
+
+def test_the_family_of_a_url_is_the_first_that_matches_it_whatever_its_host() -> None:
+    """The registry asks only the families that serve a URL's host; over hosts of every
+    family (with www., subdomains, odd case, look-alikes) and paths of every form, it picks
+    what asking every family in order picks."""
+    from linkkeeper.judges.sites.registry import SITES
+
+    hosts = ["youtube.com", "www.YouTube.com", "youtu.be", "m.youtube.com", "notyoutube.com",
+             "arxiv.org", "www.arxiv.org", "export.arxiv.org", "arxiv.org.evil.example",
+             "mirror.xyz", "dev.mirror.xyz", "www.mirror.xyz", "mirror.xyz.example",
+             "medium.com", "www.medium.com", "ada.medium.com", "towardsdatascience.com",
+             "www.towardsdatascience.com", "medium.com.example", "nature.com",
+             "www.nature.com", "idp.nature.com", "natures.com", "blog.example", "127.0.0.5:8080",
+             "[::1]:8443", "user@arxiv.org", "EXAMPLE.org.", ""]  # fmt: skip
+    paths = ["", "/", "/watch?v=dQw4w9WgXcQ", "/embed/dQw4w9WgXcQ", "/shorts/dQw4w9WgXcQ",
+             "/dQw4w9WgXcQ", "/abs/1706.03762", "/pdf/1706.03762v5", "/pdf/1706.03762.pdf",
+             "/ada/some-story-1a2b3c4d5e6f", "/articles/s41586-020-2649-2",
+             "/articles/s41586-020-2649-2.pdf", "/paper.PDF", "/a/b.pdf?x=1",
+             "/post/x"]  # fmt: skip
+    checked = 0
+    for scheme in ("https", "http", "ftp"):
+        for host in hosts:
+            for path in paths:
+                url = f"{scheme}://{host}{path}"
+                exhaustive = next((s for s in SITES if s.matches(url)), SITES[-1])
+                assert site_for(url) is exhaustive, url
+                checked += 1
+    assert checked == 3 * len(hosts) * len(paths)
+    assert site_for(None) is SITES[-1] and site_for("") is SITES[-1]

@@ -61,6 +61,9 @@ class ArxivSite:
     kind = "paper"
     rules = PageRules(canon=arxiv_canonical, soft404=False)
 
+    def serves(self, host: str) -> bool:
+        return host.removeprefix("www.") in HOSTS  # as paper reads the host
+
     def matches(self, url: str) -> bool:
         return paper(url) is not None
 

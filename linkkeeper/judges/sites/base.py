@@ -60,6 +60,12 @@ class Site(Protocol):
     name: str  # e.g. "youtube"
     kind: str  # the reading kind it implies, e.g. "video"
 
+    def serves(self, host: str) -> bool:
+        """Whether URLs on ``host`` (lower-case, as ``urlsplit(url).hostname``) may be this
+        family's: every URL :meth:`matches` accepts is on such a host. The registry asks
+        :meth:`matches` only of the families that serve a URL's host."""
+        ...
+
     def matches(self, url: str) -> bool:
         """True when this family knows the URL."""
         ...

@@ -299,6 +299,9 @@ class GenericSite:
     def __init__(self, rules: PageRules | None = None) -> None:
         self.rules = rules or PageRules()
 
+    def serves(self, host: str) -> bool:
+        return True
+
     def matches(self, url: str) -> bool:
         return urlsplit(url).scheme in ("http", "https")
 

@@ -72,9 +72,12 @@ class MediumSite:
     kind = "article"
     rules = PageRules()
 
-    def matches(self, url: str) -> bool:
-        host = host_of(url)
+    def serves(self, host: str) -> bool:
+        host = host.removeprefix("www.")  # as host_of reads it
         return host in HOSTS or host.endswith(".medium.com")
+
+    def matches(self, url: str) -> bool:
+        return self.serves((urlsplit(url).hostname or "").lower())
 
     async def check(self, reading: Reading, fetcher: Fetcher) -> Judgement:
         if not reading.url:

@@ -62,9 +62,11 @@ class MirrorSite:
     name = "mirror"
     kind = "article"
 
-    def matches(self, url: str) -> bool:
-        host = (urlsplit(url).hostname or "").lower()
+    def serves(self, host: str) -> bool:
         return host == "mirror.xyz" or host.endswith(".mirror.xyz")
+
+    def matches(self, url: str) -> bool:
+        return self.serves((urlsplit(url).hostname or "").lower())
 
     async def check(self, reading: Reading, fetcher: Fetcher) -> Judgement:
         if not reading.url:

@@ -38,7 +38,10 @@ def nature_canonical(url: str) -> str:
 
 
 def is_nature(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
+    return _nature_host((urlsplit(url).hostname or "").lower())
+
+
+def _nature_host(host: str) -> bool:
     return host == "nature.com" or host.endswith(".nature.com")
 
 
@@ -48,6 +51,9 @@ class NatureSite:
     name = "nature"
     kind = "article"
     rules = PageRules(canon=nature_canonical, clean_final=without_handshake)
+
+    def serves(self, host: str) -> bool:
+        return _nature_host(host)
 
     def matches(self, url: str) -> bool:
         return is_nature(url) and not urlsplit(url).path.lower().endswith(".pdf")

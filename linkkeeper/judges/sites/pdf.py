@@ -35,6 +35,9 @@ class PdfSite:
     name = "pdf"
     kind = "pdf"
 
+    def serves(self, host: str) -> bool:
+        return True  # a .pdf path on any host
+
     def matches(self, url: str) -> bool:
         return looks_like_pdf_url(url)
 

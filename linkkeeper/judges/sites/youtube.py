@@ -78,6 +78,9 @@ class YouTubeSite:
     name = "youtube"
     kind = "video"
 
+    def serves(self, host: str) -> bool:
+        return host.removeprefix("www.") in HOSTS  # as video_id reads the host
+
     def matches(self, url: str) -> bool:
         return video_id(url) is not None
 
