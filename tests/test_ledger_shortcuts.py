@@ -167,3 +167,74 @@ def test_a_repeated_success_is_recognised_exactly_as_its_entry_would_be() -> Non
         assert repeats_result(last, result, at) == _repeats(
             last, Check.from_result(result, at).to_dict()
         ), (last, result, at)
+
+
+def _parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids whose bytes the ledger validates from here on (full ``_parse``)."""
+    import linkkeeper.ledger.store as store
+
+    seen: list[str] = []
+    real = store._parse
+
+    def counted(path: Path, raw: bytes, reading_id: str) -> Record:
+        seen.append(reading_id)
+        return real(path, raw, reading_id)
+
+    monkeypatch.setattr(store, "_parse", counted)
+    return seen
+
+
+def test_bytes_written_or_validated_before_are_not_validated_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A steady night decodes a record this code wrote (or validated) without validating
+    it again; a hand edit, even one that keeps the file valid, is validated, and a damaged
+    one is still reported, whatever an earlier run validated."""
+    with Ledger(tmp_path) as ledger:
+        _check_ok(ledger)  # written: its bytes are known valid
+    parsed = _parses(monkeypatch)
+    with Ledger(tmp_path) as ledger:
+        record = ledger.get(READING.id)
+        assert record is not None and record.title == "Attention" and len(record.checks) == 1
+    assert parsed == []
+
+    path = tmp_path / "attention.json"
+    data = json.loads(path.read_text())
+    data["title"] = "Edited by hand"
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    for _ in range(2):  # validated once; the next run knows these bytes too
+        with Ledger(tmp_path) as ledger:
+            record = ledger.get(READING.id)
+            assert record is not None and record.title == "Edited by hand"
+    assert parsed == [READING.id]
+
+    data["checks"][0]["verdict"] = "fine"  # still JSON, no longer a record
+    path.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    with Ledger(tmp_path) as ledger, pytest.raises(LedgerError, match="checks\\[0\\]"):
+        ledger.get(READING.id)
+
+
+def test_a_cache_made_by_other_code_or_for_other_bytes_is_no_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hash is keyed with the validating code's source: a digest another version (or a
+    plain, unkeyed hash) would make does not spare the validation."""
+    import hashlib
+
+    from linkkeeper.ledger.freshness import FreshnessCache
+    from linkkeeper.ledger.store import record_digest
+
+    with Ledger(tmp_path) as ledger:
+        _check_ok(ledger)
+    raw = (tmp_path / "attention.json").read_bytes()
+    assert FreshnessCache.load(tmp_path).validated(READING.id) == record_digest(raw)
+    unkeyed = hashlib.blake2b(raw, digest_size=16).hexdigest()
+    assert unkeyed != record_digest(raw)
+    cache = FreshnessCache.load(tmp_path)
+    cache.note_validated(READING.id, unkeyed)
+    cache.save()
+    parsed = _parses(monkeypatch)
+    with Ledger(tmp_path) as ledger:
+        assert ledger.get(READING.id) is not None
+    assert parsed == [READING.id]
+    assert FreshnessCache.load(tmp_path).validated(READING.id) == record_digest(raw)

@@ -29,6 +29,7 @@ _FACE = {
     "reader_gone": "pipes",
     "Reading": "models",
     "run_async": "interrupt",
+    "source_stamp": "stamp",
     "strings": "htmltree",
     "text_of": "htmltree",
     "textsafe": "textsafe",

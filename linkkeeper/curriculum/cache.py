@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from linkkeeper.core import Reading, atomic_write_bytes
+from linkkeeper.core import Reading, atomic_write_bytes, source_stamp
 from linkkeeper.curriculum.readings import (
     SCHEMA_FILE,
     Comment,
@@ -48,13 +48,10 @@ _PENDING: dict[Path, tuple[str, Curriculum]] = {}  # loads whose folder did not 
 def code_stamp() -> str:
     """A hash of everything that decides what a load returns: this version's loader, its
     models and schema. Another version (or an edited checkout) never reuses a cache."""
-    package = resources.files("linkkeeper")
-    digest = hashlib.blake2b(f"format {FORMAT}".encode(), digest_size=16)
+    core = Path(str(resources.files("linkkeeper").joinpath("core")))
     names = [f"curriculum/{n}" for n in ("readings.py", "cache.py")]
-    names += [f"core/{p.name}" for p in sorted(Path(str(package.joinpath("core"))).glob("*.py"))]
-    for name in [*names, SCHEMA_FILE]:
-        digest.update(name.encode() + b"\0" + package.joinpath(name).read_bytes() + b"\0")
-    return digest.hexdigest()
+    names += [f"core/{p.name}" for p in sorted(core.glob("*.py"))]
+    return source_stamp(f"format {FORMAT}", (*names, SCHEMA_FILE))
 
 
 def key_of(raw: bytes, filename: str) -> str:

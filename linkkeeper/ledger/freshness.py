@@ -14,6 +14,11 @@ the nightly commit, every night. Losing them costs one full night, nothing else.
 And when each reading's Wayback captures were last looked up (``lookups``): the record's
 ``captures.checked_at`` moves only when a lookup found something new, so a reading with no
 capture yet is not rewritten by every nightly lookup that finds nothing.
+
+And which bytes of each record file this version of the code wrote or validated
+(``validated``: a keyed hash, see :meth:`linkkeeper.ledger.store.Ledger._load`), so a steady
+night decodes an unchanged record without validating it again; other bytes (a hand edit, a
+merge, a damaged file, another version's code) are validated as always.
 """
 
 from __future__ import annotations
@@ -44,11 +49,13 @@ class FreshnessCache:
         entries: dict[str, dict[str, Any]] | None = None,
         pages: dict[str, dict[str, Any]] | None = None,
         lookups: dict[str, dict[str, Any]] | None = None,
+        validated: dict[str, str] | None = None,
     ) -> None:
         self.path = path
         self._entries = entries or {}
         self._pages = pages or {}
         self._lookups = lookups or {}
+        self._validated = validated or {}
         self._dirty = False
         self._lock = threading.Lock()  # the check engine records from worker threads
 
@@ -70,11 +77,14 @@ class FreshnessCache:
         pages = pages if isinstance(pages, dict) else {}
         lookups = data.get("lookups")
         lookups = lookups if isinstance(lookups, dict) else {}
+        validated = data.get("validated")
+        validated = validated if isinstance(validated, dict) else {}
         return cls(
             path,
             {k: v for k, v in entries.items() if isinstance(v, dict)},
             {k: v for k, v in pages.items() if isinstance(v, dict)},
             {k: v for k, v in lookups.items() if isinstance(v, dict)},
+            {k: v for k, v in validated.items() if isinstance(v, str)},
         )
 
     def confirmed(self, reading_id: str, url: str | None) -> datetime | None:
@@ -104,6 +114,17 @@ class FreshnessCache:
         """The reading's revalidation entry (see :mod:`linkkeeper.check.revalidate`), if any."""
         return self._pages.get(reading_id)
 
+    def validated(self, reading_id: str) -> str | None:
+        """The keyed hash of the reading's record bytes this code last wrote or validated."""
+        return self._validated.get(reading_id)
+
+    def note_validated(self, reading_id: str, digest: str) -> None:
+        """Remember that the record bytes with this keyed hash are valid (written or read)."""
+        with self._lock:
+            if self._validated.get(reading_id) != digest:
+                self._validated[reading_id] = digest
+                self._dirty = True
+
     def set_page(self, reading_id: str, entry: dict[str, Any] | None) -> None:
         """Replace (or with ``None`` drop) the reading's revalidation entry."""
         with self._lock:
@@ -125,6 +146,8 @@ class FreshnessCache:
                 document["pages"] = self._pages
             if self._lookups:
                 document["lookups"] = self._lookups
+            if self._validated:
+                document["validated"] = self._validated
             # the bytes json.dumps(sort_keys=True, separators=(",", ":")) wrote, 6x faster
             data = orjson.dumps(document, option=orjson.OPT_SORT_KEYS) + b"\n"
             atomic_write_bytes(self.path, data)
