@@ -38,6 +38,8 @@ WITHDRAWN = re.compile(
 
 def paper(url: str) -> tuple[str, str] | None:
     """``(form, id)`` for an arXiv paper URL, e.g. ``("pdf", "1910.01500")``."""
+    if "arxiv.org" not in url.lower():  # its host names arxiv.org: most URLs are not split
+        return None
     parts = urlsplit(url)
     if (parts.hostname or "").lower().removeprefix("www.") not in HOSTS:
         return None
