@@ -22,7 +22,8 @@ byte, because servers (and the ledger's history) saw it:
   ``transfer-encoding``, ``cookie``, or header text httpx would refuse) is still built by
   ``httpx.Request``, exactly as before, and only its headers and body are used.
 - *URL:* ``str(httpx.URL)`` (the remapped one when a rule applies), which aiohttp requotes as
-  it did under the transport.
+  it did under the transport. The ``httpx.URL`` is :func:`~linkkeeper.web.plainurl.parse_url`'s:
+  httpx's own parse, built without running its parser when the text is already in its form.
 - *Cookies:* the jar stays ``httpx.Cookies`` (real URL space); httpx objects are built for it
   only when it holds cookies (the ``Cookie`` header) or an answer sets some.
 - *Answers:* headers become ``dict(httpx.Headers(raw).items())`` as the judges always read them
@@ -60,6 +61,7 @@ from aiohttp.abc import AbstractResolver
 from linkkeeper import __version__
 from linkkeeper.core import FetchResult, HostOverride, textsafe
 from linkkeeper.web.netsafety import GuardedResolver, PrivateAddressRefused, literal_refusal
+from linkkeeper.web.plainurl import parse_url
 from linkkeeper.web.politeness import HostPolicy, HostScheduler
 from linkkeeper.web.remap import Remapper, in_original_space
 
@@ -240,7 +242,7 @@ def _seconds(value: float) -> str:
 
 def _host(url: str) -> str:
     try:
-        return (httpx.URL(url).host or "").lower()
+        return (parse_url(url).host or "").lower()
     except httpx.InvalidURL:
         return ""
 
@@ -550,7 +552,7 @@ class Fetcher:
     ) -> FetchResult:
         redirects: list[tuple[int, str]] = []
         try:
-            current = httpx.URL(url)  # parsed once per hop: the join below reuses it
+            current = parse_url(url)  # httpx.URL(url), parsed once: the join below reuses it
             _ = current.host  # decodes the name: a bad xn-- label raises here, not later
         except (httpx.InvalidURL, UnicodeError) as exc:  # UnicodeError: idna, bad xn-- label
             return FetchResult(
@@ -700,7 +702,7 @@ class Fetcher:
         if mapped == wire:
             return wire, url, None
         try:
-            parsed = httpx.URL(mapped)
+            parsed = parse_url(mapped)
         except httpx.InvalidURL as exc:
             return mapped, None, exc
         return str(parsed), parsed, None
