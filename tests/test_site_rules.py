@@ -186,6 +186,7 @@ def test_the_family_of_a_url_is_the_first_that_matches_it_whatever_its_host() ->
     """The registry asks only the families that serve a URL's host; over hosts of every
     family (with www., subdomains, odd case, look-alikes) and paths of every form, it picks
     what asking every family in order picks."""
+    from linkkeeper.check.engine import host_of
     from linkkeeper.judges.sites.registry import SITES
 
     hosts = ["youtube.com", "www.YouTube.com", "youtu.be", "m.youtube.com", "notyoutube.com",
@@ -207,6 +208,29 @@ def test_the_family_of_a_url_is_the_first_that_matches_it_whatever_its_host() ->
                 url = f"{scheme}://{host}{path}"
                 exhaustive = next((s for s in SITES if s.matches(url)), SITES[-1])
                 assert site_for(url) is exhaustive, url
+                assert site_for(url, host_of(url)) is exhaustive, url  # the engine's host
                 checked += 1
     assert checked == 3 * len(hosts) * len(paths)
     assert site_for(None) is SITES[-1] and site_for("") is SITES[-1]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://a.example/x.pdf", "HTTPS://A.EXAMPLE/X.PDF", " http://a.example/", "\thttps://a/",
+     "http:/a.example/", "http://", "https:", "ftp://a.example/b.pdf", "https://a.example/x.pdf?a",
+     "https://a.example/x%2Epdf", "https://a.example/x.pdf#frag", "https://a.example/?f=b.pdf",
+     "https://a.example/b.pdf/", "https://a.pdf.example/", "mailto:a@b.pdf", "hTtP://a.example/",
+     "https://a.example/\nb.pdf", "http\n://a.example/", "", "https://a.example/.PdF"],
+)  # fmt: skip
+def test_the_cheap_first_looks_of_the_pdf_and_generic_families_answer_as_splitting(
+    url: str,
+) -> None:
+    """Their shortcuts (no ``.pdf`` in the text; an ``http(s)://`` start) never change what
+    splitting the URL says."""
+    from urllib.parse import urlsplit
+
+    from linkkeeper.judges.sites.generic import GenericSite
+    from linkkeeper.judges.sites.pdfbody import looks_like_pdf_url
+
+    assert looks_like_pdf_url(url) == urlsplit(url).path.lower().endswith(".pdf")
+    assert GenericSite().matches(url) == (urlsplit(url).scheme in ("http", "https"))

@@ -27,7 +27,7 @@ import re
 import socket
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
@@ -307,7 +307,7 @@ class CheckRun:
         from linkkeeper.check.revalidate import Unchanged, Watch
         from linkkeeper.judges import Judgement, site_for
 
-        site = site_for(link.url)
+        site = site_for(link.url, link.host)
         watch = Watch(fetcher, link.url, link.prior)
         try:
             judgement = await site.check(link.readings[0], watch)  # type: ignore[arg-type]
@@ -322,7 +322,8 @@ class CheckRun:
                     and seen.row is not None
                     and self.ledger.confirm_seen(reading, result, seen.repeat)
                 ):  # the record as planned repeats this check: nothing to write
-                    self._show(replace(seen.row, result=result))
+                    seen.row.result = result  # the row planned for this reading alone
+                    self._show(seen.row)
                 else:
                     await self._record_soon(reading, result)
             return

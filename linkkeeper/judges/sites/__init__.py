@@ -19,11 +19,12 @@ from linkkeeper.judges.sites.base import (  # noqa: F401  (the package's face)
 )
 
 
-def site_for(url: str | None) -> Site:
-    """The site family that knows ``url`` (``generic`` for every other page)."""
+def site_for(url: str | None, host: str | None = None) -> Site:
+    """The site family that knows ``url`` (``generic`` for every other page); ``host``: the
+    URL's lower-case host name, when the caller has it already."""
     from linkkeeper.judges.sites.registry import site_for as _site_for
 
-    return _site_for(url)
+    return _site_for(url, host)
 
 
 def __getattr__(name: str) -> object:

@@ -290,6 +290,9 @@ def _permanent_codes(page: FetchResult) -> str:
     return ", ".join(str(s) for s, _ in page.redirects if s in PERMANENT)
 
 
+WEB_PREFIXES = ("https://", "http://")
+
+
 class GenericSite:
     """Any web page: GET it (no HEAD: too many servers answer HEAD wrongly) and judge it."""
 
@@ -303,7 +306,8 @@ class GenericSite:
         return True
 
     def matches(self, url: str) -> bool:
-        return urlsplit(url).scheme in ("http", "https")
+        # text that starts so has that scheme (urlsplit strips nothing before it): no split
+        return url.startswith(WEB_PREFIXES) or urlsplit(url).scheme in ("http", "https")
 
     async def check(self, reading: Reading, fetcher: Fetcher) -> Judgement:
         if not reading.url:

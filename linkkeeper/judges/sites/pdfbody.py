@@ -22,7 +22,8 @@ PAYWALL = re.compile(
 
 
 def looks_like_pdf_url(url: str) -> bool:
-    return urlsplit(url).path.lower().endswith(".pdf")
+    # the path is part of the text: no ".pdf" anywhere, nothing to split (most URLs)
+    return ".pdf" in url.lower() and urlsplit(url).path.lower().endswith(".pdf")
 
 
 def is_pdf(body: bytes) -> bool:

@@ -26,12 +26,15 @@ SITES: tuple[Site, ...] = (
 )
 
 
-def site_for(url: str | None) -> Site:
+def site_for(url: str | None, host: str | None = None) -> Site:
     """The family that knows ``url``; :class:`GenericSite` for every other page. Only the
     families that serve the URL's host are asked (on a blog's host: PDFs and generic), so
-    the URL is split once, not once per family (14-18 µs a link in a run, now 2-3)."""
+    the URL is split once at most, not once per family (14-18 µs a link in a run before).
+    ``host``: ``(urlsplit(url).hostname or "").lower()``, when the caller has it already."""
     if url:
-        for site in _serving((urlsplit(url).hostname or "").lower()):
+        if host is None:
+            host = (urlsplit(url).hostname or "").lower()
+        for site in _serving(host):
             if site.matches(url):
                 return site
     return SITES[-1]
