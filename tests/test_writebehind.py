@@ -10,7 +10,7 @@ import pytest
 
 from linkkeeper.core.models import Reading
 from linkkeeper.ledger.record import Record
-from linkkeeper.ledger.store import Ledger
+from linkkeeper.ledger.store import Ledger, PendingWrite
 from linkkeeper.ledger.writebehind import MAX_BATCH, MAX_QUEUED, WriteBehind
 
 MANY = MAX_QUEUED + 100
@@ -105,3 +105,83 @@ def test_records_that_reached_the_disk_are_counted_even_when_interrupted(
     writer = asyncio.run(go())
     on_disk = {p.stem for p in tmp_path.glob("r*.json")}
     assert on_disk and writer.on_disk == on_disk
+
+
+def _stage(ledger: Ledger, n: int) -> PendingWrite:
+    write = ledger.stage(Record.new(Reading(f"t{n}", None, f"https://x.example/t{n}")))
+    assert write is not None
+    return write
+
+
+def test_writes_that_trickle_in_are_committed_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A steady night's few writes arrive one at a time: the first waits for company, so
+    they share one commit instead of one each."""
+    import linkkeeper.ledger.writebehind as writebehind
+
+    monkeypatch.setattr(writebehind, "COALESCE_SECONDS", 5.0)  # the flush ends it, not this
+    batches: list[int] = []
+
+    async def go() -> list[str]:
+        with Ledger(tmp_path) as ledger:
+            real = ledger.write_all
+
+            def counted(batch: list[PendingWrite]) -> None:
+                batches.append(len(batch))
+                real(batch)
+
+            ledger.write_all = counted  # type: ignore[method-assign]
+            writer, done = WriteBehind(ledger), []
+            for n in range(5):
+                writer.submit(_stage(ledger, n), lambda n=n: done.append(f"t{n}"))
+                await asyncio.sleep(0.01)
+            assert done == []  # still waiting for company
+            await asyncio.wait_for(writer.flush(), timeout=2)  # the flush ends the wait at once
+            return done
+
+    done = asyncio.run(go())
+    assert batches == [5] and done == [f"t{n}" for n in range(5)]
+    assert sorted(p.stem for p in tmp_path.glob("t*.json")) == done
+
+
+def test_a_full_batch_does_not_wait(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import linkkeeper.ledger.writebehind as writebehind
+
+    monkeypatch.setattr(writebehind, "COALESCE_SECONDS", 30.0)
+
+    async def go() -> int:
+        with Ledger(tmp_path) as ledger:
+            writer, done = WriteBehind(ledger), []
+            for n in range(MAX_BATCH):
+                writer.submit(_stage(ledger, n), lambda: done.append(1))
+            while len(done) < MAX_BATCH:  # written without a flush, long before 30 s
+                await asyncio.wait_for(writer._written.wait(), timeout=10)
+            return len(done)
+
+    assert asyncio.run(go()) == MAX_BATCH
+
+
+def test_an_interrupted_wait_still_writes_what_is_queued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while a short batch waits for company: it is written (as the batch under way
+    would have been), counted in ``on_disk``, and the cancellation goes on."""
+    import linkkeeper.ledger.writebehind as writebehind
+
+    monkeypatch.setattr(writebehind, "COALESCE_SECONDS", 30.0)
+
+    async def go() -> tuple[WriteBehind, list[BaseException | None]]:
+        with Ledger(tmp_path) as ledger:
+            writer = WriteBehind(ledger)
+            for n in range(3):
+                writer.submit(_stage(ledger, n), lambda: None)
+            await asyncio.sleep(0.05)  # the writer is waiting for company
+            assert writer._task is not None and writer.on_disk == set()
+            writer._task.cancel()  # what asyncio.run does on KeyboardInterrupt
+            outcome = await asyncio.gather(writer._task, return_exceptions=True)
+            return writer, outcome
+
+    writer, outcome = asyncio.run(go())
+    assert isinstance(outcome[0], asyncio.CancelledError)
+    assert writer.on_disk == {"t0", "t1", "t2"} == {p.stem for p in tmp_path.glob("t*.json")}

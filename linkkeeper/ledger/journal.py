@@ -22,6 +22,7 @@ the record's bytes, ``\\n``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import json
@@ -99,16 +100,22 @@ class Journal:
         self._fd: int | None = None
 
     def append(self, frames: list[bytes]) -> None:
-        """Append entries and make them durable: one write, one fsync."""
+        """Append entries and make them durable: one write, one fsync. An append that fails
+        (a full disk) is cut off again, so the next one never follows a torn entry."""
+        size: int | None = None
         try:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
                                    0o644)  # fmt: skip
+            size = os.fstat(self._fd).st_size
             view = memoryview(b"".join(frames))
             while view:
                 view = view[os.write(self._fd, view) :]
             os.fsync(self._fd)
         except OSError as exc:  # a full disk: say which file (os.write does not)
+            if size is not None and self._fd is not None:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, size)
             name_file(exc, self.path)
             raise
 
