@@ -13,6 +13,7 @@ requests to a host. The server runs in a child process so only the client's CPU 
 handling: bare aiohttp (the floor: the Fetcher calls aiohttp directly), then what it used to sit
 on, an ``httpx.Request`` handed straight to httpx-aiohttp's transport and ``httpx.AsyncClient``
 over that transport.
+Every load runs as a check run does: on uvloop (``run_async``) with the collector paced.
 The machine's other load moves every figure; compare figures from one run, or alternate runs.
 ``--profile FILE`` runs one Fetcher round under cProfile and prints the top functions by tottime.
 """
@@ -20,7 +21,6 @@ The machine's other load moves every figure; compare figures from one run, or al
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import subprocess
 import sys
@@ -31,6 +31,7 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport
 
+from linkkeeper.core import paced_collector, run_async
 from linkkeeper.web.fetcher import Fetcher, FetchSettings
 from linkkeeper.web.politeness import run_bounded
 
@@ -182,12 +183,13 @@ def main() -> None:
             f"{args.requests} GETs over {args.hosts} hosts, {args.concurrency} in flight, "
             f"{args.per_host} per host"
         )
-        if args.profile:
-            asyncio.run(profiled(urls, args))
-            return
-        asyncio.run(via_fetcher(urls, args))
-        if args.references:
-            asyncio.run(references(urls, args))
+        with paced_collector():  # as a check run: its loop (uvloop) and collector pace
+            if args.profile:
+                run_async(profiled(urls, args))
+                return
+            run_async(via_fetcher(urls, args))
+            if args.references:
+                run_async(references(urls, args))
     finally:
         server.terminate()
         server.wait(timeout=10)
