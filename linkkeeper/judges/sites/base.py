@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 from linkkeeper.core import FetchResult, Verdict
 
@@ -52,6 +53,21 @@ class Judgement:
     suggestion: str | None = None  # replacement URL worth offering (moved target, TDS twin)
     page: FetchResult | None = None  # the main response, kept for metadata and drift
     extra: dict[str, object] = field(default_factory=dict)  # site facts (e.g. oEmbed JSON)
+
+
+def url_host(url: str) -> str:
+    """The URL's host name in lower case, as :meth:`Site.serves` is asked about it."""
+    return (urlsplit(url).hostname or "").lower()
+
+
+class ByHost:
+    """A family known by its host alone (Medium, Mirror): a URL is its when the host is."""
+
+    def serves(self, host: str) -> bool:
+        raise NotImplementedError
+
+    def matches(self, url: str) -> bool:
+        return self.serves(url_host(url))
 
 
 class Site(Protocol):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from linkkeeper.core import FetchResult, Verdict
-from linkkeeper.judges.sites.base import Judgement
+from linkkeeper.judges.sites.base import ByHost, Judgement
 from linkkeeper.judges.sites.generic import PageRules, judge_page, missing_url
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def _is_live(result: FetchResult) -> bool:
     )
 
 
-class MediumSite:
+class MediumSite(ByHost):
     """Stories on medium.com, Medium custom domains and towardsdatascience.com."""
 
     name = "medium"
@@ -75,9 +75,6 @@ class MediumSite:
     def serves(self, host: str) -> bool:
         host = host.removeprefix("www.")  # as host_of reads it
         return host in HOSTS or host.endswith(".medium.com")
-
-    def matches(self, url: str) -> bool:
-        return self.serves((urlsplit(url).hostname or "").lower())
 
     async def check(self, reading: Reading, fetcher: Fetcher) -> Judgement:
         if not reading.url:

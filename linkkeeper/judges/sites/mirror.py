@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from linkkeeper.core import FetchResult, Verdict
-from linkkeeper.judges.sites.base import Found, Judgement
+from linkkeeper.judges.sites.base import ByHost, Found, Judgement
 from linkkeeper.judges.sites.generic import PageRules, failure, judge_copy, judge_page, missing_url
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def find_entry(data: dict[str, Any], digest: str | None) -> dict[str, Any] | Non
     return None
 
 
-class MirrorSite:
+class MirrorSite(ByHost):
     """Posts on mirror.xyz and ``<name>.mirror.xyz``."""
 
     name = "mirror"
@@ -64,9 +64,6 @@ class MirrorSite:
 
     def serves(self, host: str) -> bool:
         return host == "mirror.xyz" or host.endswith(".mirror.xyz")
-
-    def matches(self, url: str) -> bool:
-        return self.serves((urlsplit(url).hostname or "").lower())
 
     async def check(self, reading: Reading, fetcher: Fetcher) -> Judgement:
         if not reading.url:

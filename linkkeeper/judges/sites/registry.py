@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import functools
-from urllib.parse import urlsplit
 
 from linkkeeper.judges.sites.arxiv import ArxivSite
-from linkkeeper.judges.sites.base import Site
+from linkkeeper.judges.sites.base import Site, url_host
 from linkkeeper.judges.sites.generic import GenericSite
 from linkkeeper.judges.sites.medium import MediumSite
 from linkkeeper.judges.sites.mirror import MirrorSite
@@ -33,7 +32,7 @@ def site_for(url: str | None, host: str | None = None) -> Site:
     ``host``: ``(urlsplit(url).hostname or "").lower()``, when the caller has it already."""
     if url:
         if host is None:
-            host = (urlsplit(url).hostname or "").lower()
+            host = url_host(url)
         for site in _serving(host):
             if site.matches(url):
                 return site
