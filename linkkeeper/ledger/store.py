@@ -354,9 +354,11 @@ class Ledger:
         with self._write_lock:
             self._journal.append(frames)
             stats = atomic_write_many([(w.path, w.data, w.mode) for w in batch], durable=False)
+        cache = self._freshness  # loaded by the run that plans (not here: a writer thread)
         for write, stat in zip(batch, stats, strict=True):
             self._known[write.reading_id] = _Known(_stat_key(stat), write.mode)
-            self.freshness.note_validated(write.reading_id, record_digest(write.data))
+            if cache is not None:
+                cache.note_validated(write.reading_id, record_digest(write.data))
         with self._sync_lock:
             self._unsynced += len(batch)
 
