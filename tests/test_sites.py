@@ -268,10 +268,23 @@ async def judge_all(box: Sandbox, urls: list[str], **changes: object) -> list[Ju
     return list(results)
 
 
-@pytest.fixture(scope="module")
-def judged(sandbox: Sandbox) -> Iterator[dict[str, Judgement]]:
+def _loops() -> list[object]:
+    """asyncio's own event loop, and uvloop's (what a run uses where it is installed)."""
+    loops = [pytest.param(None, id="asyncio-loop")]
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency where it installs
+        return loops
+    return [*loops, pytest.param(uvloop.new_event_loop, id="uvloop")]
+
+
+@pytest.fixture(scope="module", params=_loops())
+def judged(request: pytest.FixtureRequest, sandbox: Sandbox) -> Iterator[dict[str, Judgement]]:
+    """The whole table judged once per event loop: the verdicts may not depend on it."""
     reset_web_state()
-    results = asyncio.run(judge_all(sandbox, [row.url for row in TABLE]))
+    sandbox.requests.clear()  # the tests read this run's requests
+    with asyncio.Runner(loop_factory=request.param) as runner:
+        results = runner.run(judge_all(sandbox, [row.url for row in TABLE]))
     yield dict(zip([row.url for row in TABLE], results, strict=True))
     reset_web_state()
 
