@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from linkkeeper.check.engine import CheckRun, run_checks
 from linkkeeper.check.report import Outcome
@@ -20,7 +22,7 @@ from linkkeeper.sandbox.sites import trouble
 from linkkeeper.sandbox.web import WEB_STATE
 from linkkeeper.web.fetcher import Fetcher
 from linkkeeper.web.remap import Remapper
-from tests.test_sites import TABLE, settings
+from tests.test_sites import TABLE, event_loops, settings
 
 NIGHT = datetime(2026, 3, 2, 3, 17, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -33,6 +35,7 @@ def night(
     n: int,
     *,
     force: bool = False,
+    loop: Callable[[], asyncio.AbstractEventLoop] | None = None,
 ) -> dict[str, tuple[Verdict, str]]:
     """One nightly check (``n`` days after the first), as ``linkkeeper check --max-age 20h``
     runs it; id -> (verdict, reason)."""
@@ -51,8 +54,9 @@ def night(
         return outcome
 
     now = NIGHT + n * DAY
-    with Ledger(snapshots) as ledger:
-        outcome = asyncio.run(go(CheckRun(ledger, timedelta(hours=20), force, lambda: now)))
+    # loop None: asyncio's own
+    with Ledger(snapshots) as ledger, asyncio.Runner(loop_factory=loop) as runner:
+        outcome = runner.run(go(CheckRun(ledger, timedelta(hours=20), force, lambda: now)))
     return {row.reading.id: (row.result.verdict, row.result.reason) for row in outcome.rows}
 
 
@@ -69,8 +73,9 @@ def records(folder: Path) -> dict[str, bytes]:
 
 
 # -- the whole behaviour table, night after night ----------------------------------------------
+@pytest.mark.parametrize("loop", event_loops())
 def test_three_steady_nights_give_the_verdicts_of_full_checks(
-    clean_sandbox: Sandbox, tmp_path: Path
+    clean_sandbox: Sandbox, tmp_path: Path, loop: Callable[[], asyncio.AbstractEventLoop] | None
 ) -> None:
     """Every row of the sandbox's behaviour table, checked on three nights the way the nightly
     job does (conditional requests, carried-over verdicts), and on the same nights by a full
@@ -82,8 +87,8 @@ def test_three_steady_nights_give_the_verdicts_of_full_checks(
     steady, full = tmp_path / "steady", tmp_path / "full"
     carried = 0
     for n in range(3):
-        got = night(clean_sandbox, steady, readings, n)
-        want = night(clean_sandbox, full, readings, n, force=True)
+        got = night(clean_sandbox, steady, readings, n, loop=loop)
+        want = night(clean_sandbox, full, readings, n, force=True, loop=loop)
         differ = {r.url: (got[r.id], want[r.id]) for r in readings if got[r.id][0] != want[r.id][0]}
         assert differ == {}, f"night {n + 1}"
         carried += sum("unchanged since the last check" in reason for _, reason in got.values())

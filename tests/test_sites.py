@@ -268,7 +268,7 @@ async def judge_all(box: Sandbox, urls: list[str], **changes: object) -> list[Ju
     return list(results)
 
 
-def _loops() -> list[object]:
+def event_loops() -> list[object]:
     """asyncio's own event loop, and uvloop's (what a run uses where it is installed)."""
     loops = [pytest.param(None, id="asyncio-loop")]
     try:
@@ -278,7 +278,7 @@ def _loops() -> list[object]:
     return [*loops, pytest.param(uvloop.new_event_loop, id="uvloop")]
 
 
-@pytest.fixture(scope="module", params=_loops())
+@pytest.fixture(scope="module", params=event_loops())
 def judged(request: pytest.FixtureRequest, sandbox: Sandbox) -> Iterator[dict[str, Judgement]]:
     """The whole table judged once per event loop: the verdicts may not depend on it."""
     reset_web_state()
