@@ -73,18 +73,12 @@ class FreshnessCache:
         entries = data.get("confirmed") if isinstance(data, dict) else None
         if not isinstance(entries, dict) or data.get("version") != VERSION:
             return cls(path)  # a cache: an unknown one only costs re-checks
-        pages = data.get("pages")
-        pages = pages if isinstance(pages, dict) else {}
-        lookups = data.get("lookups")
-        lookups = lookups if isinstance(lookups, dict) else {}
-        validated = data.get("validated")
-        validated = validated if isinstance(validated, dict) else {}
         return cls(
             path,
-            {k: v for k, v in entries.items() if isinstance(v, dict)},
-            {k: v for k, v in pages.items() if isinstance(v, dict)},
-            {k: v for k, v in lookups.items() if isinstance(v, dict)},
-            {k: v for k, v in validated.items() if isinstance(v, str)},
+            _table(data, "confirmed", dict),
+            _table(data, "pages", dict),
+            _table(data, "lookups", dict),
+            _table(data, "validated", str),
         )
 
     def confirmed(self, reading_id: str, url: str | None) -> datetime | None:
@@ -153,6 +147,14 @@ class FreshnessCache:
             atomic_write_bytes(self.path, data)
             self._dirty = False
             return True
+
+
+def _table(data: dict[str, Any], name: str, kind: type) -> dict[str, Any]:
+    """One table of the cache file, its entries of the wrong kind left out (a hand edit)."""
+    table = data.get(name)
+    if not isinstance(table, dict):
+        return {}
+    return {k: v for k, v in table.items() if isinstance(v, kind)}
 
 
 def _seen(table: dict[str, dict[str, Any]], reading_id: str, url: str | None) -> datetime | None:

@@ -12,6 +12,7 @@ A hand-mangled file is reported (file, line, fix) and never overwritten.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -436,9 +437,9 @@ class Ledger:
     def confirm_seen(self, reading: Reading, result: CheckResult, repeat: Repeat) -> bool:
         """Record a success that repeats the last check :meth:`repeatable` saw (the record is
         unchanged since: each reading is recorded once a run, under the lock): nothing in the
-        file would change, so only the freshness cache learns of it and nothing is encoded or
-        compared. Sets ``result.health``. False (nothing done) when the result says something
-        new: use :meth:`stage_check` then."""
+        file would change, so only the freshness cache learns of it and nothing is encoded;
+        only the last check's outcome is compared. Sets ``result.health``. False (nothing
+        done) when the result says something new: use :meth:`stage_check` then."""
         self._require_lock()
         if result.verdict not in SUCCESS or not result.id == reading.id == repeat.reading_id:
             return False
@@ -569,8 +570,12 @@ _VALIDATING_CODE = (
 def record_digest(raw: bytes) -> str:
     """A record file's bytes hashed with a key made of the validating code's source (the
     ``validated`` table of the freshness cache)."""
-    key = bytes.fromhex(source_stamp("ledger records", _VALIDATING_CODE))
-    return hashlib.blake2b(raw, digest_size=16, key=key).hexdigest()
+    return hashlib.blake2b(raw, digest_size=16, key=_digest_key()).hexdigest()
+
+
+@functools.cache
+def _digest_key() -> bytes:
+    return bytes.fromhex(source_stamp("ledger records", _VALIDATING_CODE))
 
 
 def _stat_key(stat: os.stat_result) -> tuple[int, int, int, int]:

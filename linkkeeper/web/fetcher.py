@@ -572,7 +572,7 @@ class Fetcher:
             ):
                 sent = {**(headers or {}), **validators}
             hop = await self._send(
-                current, current_text, method, sent, data, cap, wire_text=wire_text,
+                current, current_text, method, sent, data, cap, wire=wire_text,
                 digest=digest, conditional=sent is not headers, deadline=deadline,
             )  # fmt: skip
             hop.url, hop.redirects = url, redirects
@@ -616,11 +616,9 @@ class Fetcher:
         if not self._cookies:  # most runs, most hosts: no cookies, no request to build
             return method, text, None
         try:
-            probe = httpx.Request(method, url)
-            self._cookies.set_cookie_header(probe)
+            return method, text, self._cookie_header(method, url)
         except (httpx.InvalidURL, ValueError):  # not a URL cookies apply to: _send reports it
             return method, text, None
-        return method, text, probe.headers.get("cookie")
 
     # -- one hop --------------------------------------------------------------------------
     def _plain_headers(
@@ -716,14 +714,14 @@ class Fetcher:
         data: Mapping[str, str] | None,
         cap: int,
         *,
-        wire_text: str | None = None,
+        wire: str,
         digest: bool = False,
         conditional: bool = False,
         deadline: float | None = None,
     ) -> FetchResult:
         """One request. A 304 is ``not_modified`` only when this very request was
         ``conditional``; any other 304 is a broken answer (``protocol``), never a live page.
-        ``wire_text`` is ``str(url)`` when the caller has it already."""
+        ``wire`` is ``str(url)``, which the caller has already."""
         result = FetchResult(url=url_text, final_url=url_text, status=None, method=method)
         if url.scheme not in ("http", "https") or not url.host:
             result.error = "invalid-url"
@@ -732,7 +730,6 @@ class Fetcher:
         host = url.host.lower()
         if host in self._robots_hosts:
             await self._apply_robots(url, host)
-        wire = str(url) if wire_text is None else wire_text
         target, target_url, bad_target = self._target(url, wire)
         if not self.settings.allow_private:
             refusal = self._refusal(target_url)
